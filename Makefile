@@ -1,0 +1,37 @@
+# Two entry points: `make demo` and `make test`. Both create .venv if missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.tpr_mm_installed
+DEMO_DIR ?= work_dirs/demo
+DEMO_CFG ?= configs/clip_sdm_synthetic.py
+
+.PHONY: install demo test lint clean-demo
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) setup.py requirements/runtime.txt requirements/tests.txt
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools<82' wheel
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[tests]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: install lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: install
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CFG) $$(ls -t $(DEMO_DIR)/best_*.pth | head -n 1) \
+		--work-dir $(DEMO_DIR) --out $(DEMO_DIR)/rankings.json
+	$(PY) tools/analysis/visualize_retrieval.py $(DEMO_DIR)/rankings.json \
+		--out $(DEMO_DIR)/retrievals.png --num-queries 4
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,27 @@
+# ICFG-PEDES (text-to-image person retrieval): layout in docs/datasets.md.
+_base_ = ['./pipelines_384x128.py']
+dataset_type = 'ICFGPEDES'
+data_root = 'data/ICFG-PEDES'
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train', modality='pair',
+                 pipeline={{_base_.train_pipeline}}),
+)
+# ICFG-PEDES has no validation split: train without validation (never select on test).
+val_dataloader = None
+test_dataloader = dict(
+    batch_size=256,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test', modality='text',
+                 pipeline={{_base_.test_pipeline}}),
+)
+val_evaluator = None
+val_cfg = None
+test_evaluator = dict(type='TextImageRetrievalMetric')
+test_cfg = dict(type='RetrievalTestLoop')

@@ -1,0 +1,18 @@
+# The field's 384x128 pipelines (IRRA --img_aug): see docs/configs.md.
+img_size = (384, 128)
+context_length = 77
+train_pipeline = [
+    dict(type='LoadPersonImage'),
+    dict(type='ResizeImage', size=img_size),
+    dict(type='RandomHorizontalFlip', prob=0.5),
+    dict(type='PadRandomCrop', padding=10),
+    dict(type='RandomErasingImage', prob=0.5),
+    dict(type='TokenizeCaption', context_length=context_length),
+    dict(type='PackTextReIDInputs'),
+]
+test_pipeline = [
+    dict(type='LoadPersonImage'),
+    dict(type='ResizeImage', size=img_size),
+    dict(type='TokenizeCaption', context_length=context_length),
+    dict(type='PackTextReIDInputs'),
+]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py args...]
+# On CPU-only machines add --cfg-options env_cfg.dist_cfg.backend=gloo
+set -e
+CONFIG=$1
+NPROC=$2
+shift 2
+PORT=${PORT:-29500}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PYTHONPATH="$ROOT:$PYTHONPATH" exec python -m torch.distributed.run \
+    --nnodes=1 --node_rank=0 --master_addr=127.0.0.1 --master_port="$PORT" \
+    --nproc_per_node="$NPROC" "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"

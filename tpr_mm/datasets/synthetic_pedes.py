@@ -1,0 +1,57 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""The synthetic pedestrian dataset, generated on first use."""
+from typing import Sequence
+
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+
+from tpr_mm.registry import DATASETS
+
+from .cuhk_pedes import CUHKPEDES
+from .synthetic import generate_synthetic_pedes, synthetic_params_match
+
+
+@DATASETS.register_module()
+class SyntheticPEDES(CUHKPEDES):
+    """CUHK-PEDES-format synthetic dataset that writes itself if missing.
+
+    Procedurally drawn pedestrians whose identities differ in clothing,
+    bag, hat and hair attributes, with paraphrased captions
+    (see :func:`tpr_mm.datasets.synthetic.generate_synthetic_pedes`). The
+    files are ordinary CUHK-PEDES files (``imgs/`` + ``reid_raw.json``), read
+    by the real :class:`CUHKPEDES` parser. When ``data_root`` is missing or
+    was generated with other parameters, rank 0 generates it (atomically)
+    and the other ranks wait.
+
+    Args:
+        data_root (str): Dataset folder, e.g. ``'data/synthetic'``.
+        num_train_ids / num_val_ids / num_test_ids (int): Identities per split.
+        images_per_id (int): Images per identity.
+        captions_per_image (int): Captions per image.
+        image_size (tuple[int, int]): Rendered (H, W).
+        seed (int): Generation seed.
+        **kwargs: Passed to :class:`CUHKPEDES` (``split``, ``modality``,
+            ``pipeline``, ...).
+    """
+
+    def __init__(self,
+                 data_root: str,
+                 num_train_ids: int = 120,
+                 num_val_ids: int = 30,
+                 num_test_ids: int = 40,
+                 images_per_id: int = 4,
+                 captions_per_image: int = 2,
+                 image_size: Sequence[int] = (128, 48),
+                 seed: int = 0,
+                 **kwargs) -> None:
+        params = dict(num_train_ids=num_train_ids, num_val_ids=num_val_ids,
+                      num_test_ids=num_test_ids, images_per_id=images_per_id,
+                      captions_per_image=captions_per_image, image_size=tuple(image_size),
+                      seed=seed)
+        rank, _ = get_dist_info()
+        if rank == 0 and not synthetic_params_match(data_root, **params):
+            print_log(f'generating the synthetic dataset in {data_root} ...', logger='current')
+            stats = generate_synthetic_pedes(data_root, overwrite=True, **params)
+            print_log(f'synthetic dataset ready: {stats}', logger='current')
+        barrier()
+        super().__init__(data_root=data_root, **kwargs)

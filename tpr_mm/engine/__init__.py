@@ -1,0 +1,9 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+from .hooks import FiniteLossHook, NonFiniteLossError
+from .optim_wrappers import CPUBF16AmpOptimWrapper, amp_optim_wrapper_cfg
+from .loops import RetrievalTestLoop, RetrievalValLoop
+from .runner import TPRRunner, mmengine_safe_globals
+
+__all__ = [
+    'CPUBF16AmpOptimWrapper', 'amp_optim_wrapper_cfg',
+    'FiniteLossHook', 'NonFiniteLossError', 'RetrievalValLoop', 'RetrievalTestLoop', 'TPRRunner', 'mmengine_safe_globals']

@@ -1,0 +1,5 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Schedule-dependent hooks."""
+from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
+
+__all__ = ['FiniteLossHook', 'NonFiniteLossError']

@@ -1,0 +1,5 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+from .safe_loading import mmengine_checkpoint_types, mmengine_safe_globals
+from .tpr_runner import TPRRunner
+
+__all__ = ['TPRRunner', 'mmengine_safe_globals', 'mmengine_checkpoint_types']

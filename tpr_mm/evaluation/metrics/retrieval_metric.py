@@ -1,0 +1,121 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Text-to-image retrieval metric: Rank-k, mAP and mINP."""
+import json
+import os
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.dist import all_gather_object, broadcast_object_list, get_world_size, is_main_process
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+from tpr_mm.registry import METRICS
+
+from ..functional import rank_metrics_from_features, topk_indices
+
+
+@METRICS.register_module()
+class TextImageRetrievalMetric(BaseMetric):
+    """Rank every gallery image for every query caption.
+
+    ``process`` receives predictions of both views — gallery images carrying
+    ``img_feat`` and query captions carrying ``text_feat`` — and keeps each
+    item's embedding, identity and index. ``compute_metrics`` ranks with
+    :func:`tpr_mm.evaluation.rank_metrics_from_features` (exact, chunked,
+    ties broken by gallery index; see its docstring).
+
+    Under distributed evaluation the padded sampler repeats a few items; every
+    rank's results are gathered and de-duplicated by (view, ``sample_idx``),
+    so the numbers equal a single-process run.
+
+    Args:
+        ks (Sequence[int]): Ranks reported as ``R{k}``. Defaults to (1, 5, 10).
+        ranking_file (str, optional): Write each query's top ``ranking_topk``
+            gallery images (path, identity, score) to this JSON file.
+        ranking_topk (int): Defaults to 10.
+        prefix (str, optional): Metric key prefix. Defaults to ``'t2i'``.
+        collect_device (str): Unused (gathering uses object collectives);
+            kept for mmengine compatibility.
+    """
+
+    default_prefix = 't2i'
+
+    def __init__(self,
+                 ks: Sequence[int] = (1, 5, 10),
+                 ranking_file: Optional[str] = None,
+                 ranking_topk: int = 10,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.ks = tuple(int(k) for k in ks)
+        self.ranking_file = ranking_file
+        self.ranking_topk = ranking_topk
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            if 'text_feat' in sample:
+                view, feat = 'text', sample['text_feat']
+            elif 'img_feat' in sample:
+                view, feat = 'image', sample['img_feat']
+            else:
+                raise KeyError('a prediction carries neither "text_feat" nor "img_feat"')
+            self.results.append(
+                dict(view=view,
+                     idx=int(sample['sample_idx']),
+                     pid=int(sample['pid']),
+                     feat=feat.detach().cpu(),
+                     name=sample.get('img_path') if view == 'image' else sample.get('caption')))
+
+    @staticmethod
+    def _split_views(results: List[dict]):
+        unique = {}
+        for item in results:
+            unique[(item['view'], item['idx'])] = item
+        views = {'text': [], 'image': []}
+        for (view, _), item in sorted(unique.items(), key=lambda kv: kv[0]):
+            views[view].append(item)
+        return views['text'], views['image']
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        queries, gallery = self._split_views(results)
+        if not queries or not gallery:
+            raise RuntimeError(f'retrieval needs queries and gallery items, got {len(queries)} '
+                               f'captions and {len(gallery)} images')
+        q_feats = torch.stack([r['feat'] for r in queries])
+        g_feats = torch.stack([r['feat'] for r in gallery])
+        q_ids = torch.tensor([r['pid'] for r in queries])
+        g_ids = torch.tensor([r['pid'] for r in gallery])
+        metrics = rank_metrics_from_features(q_feats, g_feats, q_ids, g_ids, ks=self.ks)
+        if self.ranking_file:
+            self._dump_rankings(queries, gallery, q_feats, g_feats)
+        return metrics
+
+    def _dump_rankings(self, queries, gallery, q_feats, g_feats) -> None:
+        k = min(self.ranking_topk, len(gallery))
+        scores, indices = topk_indices(q_feats, g_feats, k)
+        records = []
+        for q, srow, irow in zip(queries, scores.tolist(), indices.tolist()):
+            records.append(
+                dict(query=q['name'], query_pid=q['pid'], query_idx=q['idx'],
+                     results=[dict(img_path=gallery[j]['name'], pid=gallery[j]['pid'],
+                                   score=round(s, 6)) for s, j in zip(srow, irow)]))
+        directory = os.path.dirname(os.path.abspath(self.ranking_file))
+        os.makedirs(directory, exist_ok=True)
+        tmp = f'{self.ranking_file}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(records, f)
+        os.replace(tmp, self.ranking_file)
+        print_log(f'per-query rankings of {len(records)} queries written to {self.ranking_file}',
+                  logger='current')
+
+    def evaluate(self, size: int) -> dict:
+        """Gather, de-duplicate and score all results; same dict on every rank."""
+        parts = all_gather_object(self.results) if get_world_size() > 1 else [self.results]
+        metrics = [None]
+        if is_main_process():
+            merged = [item for part in parts for item in part]
+            values = self.compute_metrics(merged)
+            metrics = [{f'{self.prefix}/{k}': v for k, v in values.items()}]
+        broadcast_object_list(metrics)
+        self.results.clear()
+        return metrics[0]
