@@ -18,12 +18,7 @@ class TextReIDDataSample(BaseDataElement):
     Data fields (set by models in ``predict`` mode):
         - ``img_feat`` (Tensor): shape (D,), global image embedding.
         - ``text_feat`` (Tensor): shape (D,), global text embedding.
+
+    Fields are plain attributes, e.g. ``sample.pid`` or
+    ``sample.get('pseudo_label')``.
     """
-
-    @property
-    def pid(self) -> int:
-        return self.metainfo['pid']
-
-    @property
-    def sample_idx(self) -> int:
-        return self.metainfo['sample_idx']
