@@ -34,6 +34,8 @@ class SyntheticPEDES(CUHKPEDES):
             ``pipeline``, ...).
     """
 
+    METAINFO = dict(CUHKPEDES.METAINFO, dataset_name='SyntheticPEDES')
+
     def __init__(self,
                  data_root: str,
                  num_train_ids: int = 120,
