@@ -51,7 +51,17 @@ def main() -> None:
                 evaluator['ranking_file'] = args.out
     from tpr_mm.registry import RUNNERS
     runner = RUNNERS.build(cfg)
-    runner.test()
+    metrics = runner.test()
+    print(results_table(metrics, args.checkpoint))
+
+
+def results_table(metrics: dict, checkpoint: str) -> str:
+    """Markdown table of the test metrics (values in percent)."""
+    keys = [k for k in metrics if k.split('/')[-1] in ('R1', 'R5', 'R10', 'mAP', 'mINP')]
+    head = '| checkpoint | ' + ' | '.join(keys) + ' |'
+    rule = '|---|' + '---|' * len(keys)
+    row = f'| {osp.basename(checkpoint)} | ' + ' | '.join(f'{metrics[k]:.2f}' for k in keys) + ' |'
+    return '\n'.join(['', 'Text-to-image retrieval on the test split:', head, rule, row])
 
 
 if __name__ == '__main__':

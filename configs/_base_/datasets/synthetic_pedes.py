@@ -4,7 +4,7 @@ data_root = 'data/synthetic'
 synthetic = dict(num_train_ids=120, num_val_ids=30, num_test_ids=40, images_per_id=4,
                  captions_per_image=2, image_size=(128, 48), seed=0)
 img_size = (64, 24)
-context_length = 48
+context_length = 64
 
 train_pipeline = [
     dict(type='LoadPersonImage'),

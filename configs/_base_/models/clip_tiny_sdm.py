@@ -1,21 +1,19 @@
 # A small CLIP trained from scratch: for the synthetic set, the demo and the tests.
-img_size = (64, 24)
-context_length = 48
-embed_dim = 128
+# img_size/context_length must match the dataset pipeline (64x24 images, 64 tokens).
 model = dict(
     type='TextImageRetriever',
     data_preprocessor=dict(type='TextReIDDataPreprocessor'),
     backbone=dict(
         type='OpenCLIPBackbone',
         pretrained=None,
-        img_size=img_size,
-        context_length=context_length,
+        img_size=(64, 24),
+        context_length=64,
         model_cfg=dict(
-            embed_dim=embed_dim,
-            vision_cfg=dict(image_size=img_size, patch_size=8, width=128, layers=3, head_width=32,
+            embed_dim=128,
+            vision_cfg=dict(image_size=(64, 24), patch_size=8, width=128, layers=3, head_width=32,
                             mlp_ratio=2.0),
-            text_cfg=dict(context_length=context_length, vocab_size=49408, width=128, heads=4,
-                          layers=3, mlp_ratio=2.0),
+            text_cfg=dict(context_length=64, vocab_size=49408, width=128, heads=4, layers=3,
+                          mlp_ratio=2.0),
         ),
     ),
     head=dict(

@@ -3,6 +3,7 @@
 import math
 from typing import Optional
 
+import torch
 from mmengine.hooks import Hook
 
 from tpr_mm.registry import HOOKS
@@ -33,8 +34,9 @@ class FiniteLossHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         if not outputs or not self.every_n_train_iters(runner, self.interval):
             return
-        bad = {k: float(v) for k, v in outputs.items()
-               if 'loss' in k and not math.isfinite(float(v))}
+        values = {k: float(v.detach()) if torch.is_tensor(v) else float(v)
+                  for k, v in outputs.items() if 'loss' in k}
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             terms = ', '.join(f'{k}={v}' for k, v in bad.items())
             raise NonFiniteLossError(

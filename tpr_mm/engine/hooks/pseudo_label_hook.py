@@ -1,0 +1,231 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2)."""
+import copy
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dist import broadcast_object_list, get_rank, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.amp import autocast
+from tqdm import tqdm
+
+from tpr_mm.models.clustering import cluster_pseudo_labels
+from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+from tpr_mm.models.clustering.quality import pseudo_label_quality
+from tpr_mm.models.memories.gather import all_gather_rows
+from tpr_mm.registry import HOOKS
+
+DEFAULT_CLUSTER_CFG = {'k1': 30, 'k2': 6, 'eps': 0.6, 'min_samples': 4}
+
+
+def label_stats(labels: np.ndarray) -> Tuple[int, float]:
+    """(number of clusters, outlier ratio) of a (N,) labeling."""
+    return int(np.unique(labels[labels >= 0]).size), float((labels < 0).mean())
+
+
+@HOOKS.register_module()
+class PseudoLabelHook(Hook):
+    """Cluster the training pairs before every epoch and install pseudo labels.
+
+    Before each epoch the hook encodes every training pair with the model in
+    eval mode through a separate, augmentation-free dataloader over the
+    training split, clusters the image features and the text features
+    separately (one point per pair, :func:`cluster_pseudo_labels`), runs
+    OPLM (:func:`outlier_pseudo_label_mining`) and hands labels and features
+    to the head's ``set_pseudo_labels`` (e.g. :class:`CPCLHead`, which
+    rebuilds its prototype memories). Identity labels are never read;
+    ``dataset.true_pids()`` is used only to log pseudo-label quality.
+
+    Under DDP every rank encodes its shard, features are gathered and put in
+    dataset order by ``sample_idx``, rank 0 clusters, and the labels are
+    broadcast, so every rank trains with the same labels and memories.
+
+    Args:
+        dataloader (dict): Dataloader settings of the clustering pass. If it
+            has no ``dataset``, the training dataset config is used with
+            ``modality='pair'`` and ``eval_pipeline``. The sampler is forced to
+            an unshuffled ``DefaultSampler`` unless given.
+        eval_pipeline (list[dict], optional): Augmentation-free pipeline.
+            None takes the pipeline of ``test_dataloader`` (else
+            ``val_dataloader``).
+        cluster_cfg (dict): Arguments of :func:`cluster_pseudo_labels`.
+            Defaults to ``k1=30, k2=6, eps=0.6, min_samples=4`` (methods.md §4.2,
+            cluster-contrast/ICPG/CLPC).
+        oplm (bool): Run OPLM. Defaults to True.
+        oplm_gate (float, optional): OPLM reliability gate delta; None = off.
+        start_epoch (int): Epochs before this one train with every pair an
+            outlier (instance matching only, empty memories). Defaults to 0
+            (cluster from the first epoch, as with pretrained CLIP).
+        head (str): Attribute of the model holding ``set_pseudo_labels``.
+        fp16 (bool): Autocast while encoding.
+        progress (bool): tqdm progress bar on the main process.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 dataloader: Optional[dict] = None,
+                 eval_pipeline: Optional[Sequence[dict]] = None,
+                 cluster_cfg: Optional[dict] = None,
+                 oplm: bool = True,
+                 oplm_gate: Optional[float] = None,
+                 start_epoch: int = 0,
+                 head: str = 'head',
+                 fp16: bool = False,
+                 progress: bool = True) -> None:
+        self.dataloader_cfg = copy.deepcopy(dataloader) if dataloader else {'batch_size': 128}
+        self.eval_pipeline = copy.deepcopy(eval_pipeline) if eval_pipeline is not None else None
+        self.cluster_cfg = dict(DEFAULT_CLUSTER_CFG, **(cluster_cfg or {}))
+        self.oplm = oplm
+        self.oplm_gate = oplm_gate
+        self.start_epoch = start_epoch
+        self.head = head
+        self.fp16 = fp16
+        self.progress = progress
+        self._loader = None
+
+    # -- dataloader ---------------------------------------------------------
+    def _loader_cfg(self, runner) -> dict:
+        cfg = copy.deepcopy(self.dataloader_cfg)
+        cfg.setdefault('sampler', {'type': 'DefaultSampler', 'shuffle': False})
+        cfg.setdefault('num_workers', 0)
+        if cfg['num_workers'] == 0:
+            cfg['persistent_workers'] = False
+        if 'dataset' in cfg:
+            return cfg
+        train = runner.cfg.get('train_dataloader') or {}
+        if 'dataset' not in train:
+            raise ValueError('PseudoLabelHook: give dataloader.dataset or a train_dataloader '
+                             'with a dataset config')
+        dataset = copy.deepcopy(train['dataset'])
+        pipeline = self.eval_pipeline
+        for key in ('test_dataloader', 'val_dataloader'):
+            loader = runner.cfg.get(key)
+            if pipeline is None and loader and 'pipeline' in loader.get('dataset', {}):
+                pipeline = copy.deepcopy(loader['dataset']['pipeline'])
+        if pipeline is None:
+            raise ValueError('PseudoLabelHook: set eval_pipeline (no test/val pipeline to reuse)')
+        dataset.update(modality='pair', pipeline=pipeline)
+        cfg['dataset'] = dataset
+        return cfg
+
+    def _get_loader(self, runner):
+        if self._loader is None:
+            self._loader = runner.build_dataloader(self._loader_cfg(runner), seed=runner.seed)
+        return self._loader
+
+    # -- encoding -----------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, model, loader) -> Tuple[np.ndarray, np.ndarray]:
+        """Unit image and text features of every pair, in dataset order.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: (N, D) float32 each, on every rank.
+        """
+        was_training = model.training
+        model.eval()
+        idx, img, txt = [], [], []
+        bar = tqdm(total=len(loader), desc='clustering: encoding train pairs', leave=False,
+                   dynamic_ncols=True, disable=not (self.progress and is_main_process()))
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            with autocast(enabled=self.fp16):
+                feats = model.extract_feat(data['inputs'])
+            img.append(F.normalize(feats['img_feats'].float(), dim=1))
+            txt.append(F.normalize(feats['text_feats'].float(), dim=1))
+            idx.extend(int(s.sample_idx) for s in data['data_samples'])
+            bar.update(1)
+        bar.close()
+        model.train(was_training)
+        device = img[0].device
+        index = all_gather_rows(torch.tensor(idx, dtype=torch.long, device=device)).cpu().numpy()
+        img = all_gather_rows(torch.cat(img)).cpu().numpy()
+        txt = all_gather_rows(torch.cat(txt)).cpu().numpy()
+        n = len(loader.dataset)
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise IndexError(f'PseudoLabelHook: sample_idx outside 0..{n - 1}')
+        # Samplers may pad with repeated indices; any copy of a row is the same pair.
+        out_img = np.zeros((n, img.shape[1]), dtype=np.float32)
+        out_txt = np.zeros((n, txt.shape[1]), dtype=np.float32)
+        out_img[index], out_txt[index] = img, txt
+        missing = n - np.unique(index).size
+        if missing:
+            raise RuntimeError(f'PseudoLabelHook: {missing} of {n} training pairs were not '
+                               'encoded; the clustering sampler must cover the whole dataset')
+        return out_img, out_txt
+
+    # -- labels -------------------------------------------------------------
+    def compute_labels(self, img: np.ndarray, txt: np.ndarray,
+                       true_pids: Optional[np.ndarray] = None
+                       ) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+        """Cluster both modalities and mine outliers (call on one rank).
+
+        Returns:
+            tuple: image labels (N,), text labels (N,), monitoring stats.
+        """
+        stats: Dict[str, float] = {}
+        t0 = time.perf_counter()
+        yv = cluster_pseudo_labels(img, **self.cluster_cfg)
+        yt = cluster_pseudo_labels(txt, **self.cluster_cfg)
+        stats['cluster_time_s'] = time.perf_counter() - t0
+        for name, y in (('img', yv), ('txt', yt)):
+            stats[f'{name}_clusters'], stats[f'{name}_outlier_ratio_before'] = label_stats(y)
+        if self.oplm:
+            yv, yt, rec = outlier_pseudo_label_mining(yv, yt, img, txt, self.oplm_gate)
+            stats.update(rec)
+        for name, y in (('img', yv), ('txt', yt)):
+            stats[f'{name}_outlier_ratio_after'] = label_stats(y)[1]
+            if true_pids is not None:
+                quality = pseudo_label_quality(y, true_pids)
+                stats.update({f'{name}_{k}': v for k, v in quality.items()})
+        return yv, yt, stats
+
+    def before_train_epoch(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        head = getattr(model, self.head, None)
+        if head is None or not hasattr(head, 'set_pseudo_labels'):
+            raise AttributeError(f'PseudoLabelHook: model.{self.head} has no set_pseudo_labels; '
+                                 'use a head such as CPCLHead')
+        loader = self._get_loader(runner)
+        n = len(loader.dataset)
+        n_train = len(runner.train_dataloader.dataset)
+        if n != n_train:
+            raise ValueError(f'PseudoLabelHook: the clustering dataset has {n} pairs but the '
+                             f'training dataset {n_train}; they must be the same split and view')
+        if runner.epoch < self.start_epoch:
+            none = np.full(n, -1, dtype=np.int64)
+            head.set_pseudo_labels(none, none, np.zeros((n, 1)), np.zeros((n, 1)))
+            runner.logger.info(f'pseudo labels: epoch {runner.epoch + 1} < start_epoch '
+                               f'{self.start_epoch + 1}, every pair is an outlier')
+            return
+        img, txt = self.encode(model, loader)
+        payload = [None, None, None]
+        if get_rank() == 0:
+            true = self._true_pids(loader.dataset)
+            payload = list(self.compute_labels(img, txt, true))
+        broadcast_object_list(payload, src=0)
+        yv, yt, stats = payload
+        head.set_pseudo_labels(yv, yt, img, txt)
+        self._log(runner, stats)
+
+    @staticmethod
+    def _true_pids(dataset) -> Optional[np.ndarray]:
+        # Monitoring only: the true identities never reach training.
+        if not hasattr(dataset, 'true_pids'):
+            return None
+        true = np.asarray(dataset.true_pids())
+        return true if true.size and (true >= 0).all() else None
+
+    def _log(self, runner, stats: Dict[str, float]) -> None:
+        if not is_main_process():
+            return
+        text = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
+                         for k, v in stats.items())
+        runner.logger.info(f'pseudo labels (epoch {runner.epoch + 1}): {text}')
+        scalars = {f'pseudo/{k}': v for k, v in stats.items()}
+        scalars['epoch'] = runner.epoch + 1
+        runner.visualizer.add_scalars(scalars, step=runner.iter, file_path='pseudo_labels.json')

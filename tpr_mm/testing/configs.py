@@ -1,0 +1,90 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Tiny, fast variants of real configs for tests and smoke runs."""
+import copy
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+TINY_SYNTHETIC = dict(num_train_ids=10, num_val_ids=4, num_test_ids=4, images_per_id=3,
+                      captions_per_image=2, image_size=(64, 24), seed=0)
+
+
+def tiny_model_cfg(img_size=(32, 16), context_length: int = 24) -> dict:
+    """A one-layer CLIP small enough to train a few iterations in seconds."""
+    return dict(
+        embed_dim=32,
+        vision_cfg=dict(image_size=tuple(img_size), patch_size=8, width=32, layers=1,
+                        head_width=16, mlp_ratio=2.0),
+        text_cfg=dict(context_length=context_length, vocab_size=49408, width=32, heads=2,
+                      layers=1, mlp_ratio=2.0))
+
+
+def shrink_config(cfg: Config,
+                  work_dir: str,
+                  data_root: str,
+                  max_epochs: int = 2,
+                  batch_size: int = 8,
+                  synthetic: Optional[dict] = None) -> Config:
+    """Make a synthetic-set config tiny: small data, small model, no workers.
+
+    Every dataloader switches to ``data_root`` with :data:`TINY_SYNTHETIC`
+    (or ``synthetic``) parameters; images are 32×16 and captions 24 tokens;
+    the backbone becomes :func:`tiny_model_cfg`.
+
+    Args:
+        cfg (Config): A config whose datasets are ``SyntheticPEDES``.
+        work_dir (str): Output folder.
+        data_root (str): Where the tiny synthetic set lives (generated once).
+        max_epochs (int): Training epochs. Defaults to 2.
+        batch_size (int): Training batch size. Defaults to 8.
+        synthetic (dict, optional): Generator parameters.
+
+    Returns:
+        Config: the modified copy.
+    """
+    cfg = copy.deepcopy(cfg)
+    params = dict(TINY_SYNTHETIC if synthetic is None else synthetic)
+    img_size, ctx = (32, 16), 24
+    cfg.work_dir = work_dir
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.batch_size = batch_size if key == 'train_dataloader' else 16
+        _shrink_dataset(loader.dataset, data_root, params, img_size, ctx)
+    backbone = cfg.model.get('backbone')
+    if backbone is not None and backbone.get('type') == 'OpenCLIPBackbone':
+        backbone.update(img_size=img_size, context_length=ctx, pretrained=None,
+                        model_cfg=tiny_model_cfg(img_size, ctx))
+    if cfg.get('train_cfg'):
+        cfg.train_cfg.max_epochs = max_epochs
+        if cfg.train_cfg.get('val_interval'):
+            cfg.train_cfg.val_interval = 1
+    for sched in cfg.get('param_scheduler') or []:
+        # Keep the schedule's shape within the shortened run.
+        if sched.get('end', 0) > max_epochs:
+            sched['end'] = max_epochs
+        if sched.get('begin', 0) >= max_epochs:
+            sched['begin'] = max(0, max_epochs - 1)
+        if 'T_max' in sched:
+            sched['T_max'] = max(1, sched['end'] - sched['begin'])
+    cfg.default_hooks.logger.interval = 1
+    cfg.log_level = 'WARNING'
+    cfg.randomness = dict(seed=0, deterministic=False)
+    return cfg
+
+
+def _shrink_dataset(dataset: dict, data_root: str, params: dict, img_size, ctx) -> None:
+    inner = dataset.get('dataset', dataset)  # dataset wrappers keep the real one inside
+    if inner.get('type') == 'SyntheticPEDES':
+        inner.update(data_root=osp.abspath(data_root), **params)
+    for t in inner.get('pipeline', []):
+        if t['type'] == 'ResizeImage':
+            t['size'] = img_size
+        elif t['type'] == 'TokenizeCaption':
+            t['context_length'] = ctx
+        elif t['type'] == 'PadRandomCrop':
+            t['padding'] = 2
