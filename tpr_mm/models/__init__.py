@@ -3,6 +3,7 @@
 from .backbones import *  # noqa: F401,F403
 from .clustering import cluster_pseudo_labels
 from .data_preprocessors import TextReIDDataPreprocessor
+from .fusion import MultiHeadAttentionalFusion, TokenReasoningLayer
 from .heads import GlobalMatchingHead
 from .losses import IDLoss, ITCLoss, SDMLoss, id_loss, itc_loss, sdm_loss
 from .retrievers import TextImageRetriever
@@ -10,5 +11,5 @@ from .retrievers import TextImageRetriever
 __all__ = [
     'TextImageRetriever', 'GlobalMatchingHead', 'TextReIDDataPreprocessor', 'SDMLoss',
     'ITCLoss', 'IDLoss', 'sdm_loss', 'itc_loss', 'id_loss', 'cluster_pseudo_labels',
-    'OpenCLIPBackbone'
+    'OpenCLIPBackbone', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer'
 ]

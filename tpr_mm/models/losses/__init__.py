@@ -1,6 +1,10 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .feature_distill_loss import FeatureDistillLoss, feature_distill_loss
 from .id_loss import IDLoss, id_loss
 from .itc_loss import ITCLoss, itc_loss
+from .relation_distill_loss import RelationDistillLoss, relation_distill_loss
 from .sdm_loss import SDMLoss, sdm_loss
 
-__all__ = ['SDMLoss', 'sdm_loss', 'ITCLoss', 'itc_loss', 'IDLoss', 'id_loss']
+__all__ = ['SDMLoss', 'sdm_loss', 'ITCLoss', 'itc_loss', 'IDLoss', 'id_loss',
+           'FeatureDistillLoss', 'feature_distill_loss', 'RelationDistillLoss',
+           'relation_distill_loss']

@@ -1,4 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .lcr2s_student import LCR2SStudent
+from .lcr2s_teacher import LCR2STeacher
 from .text_image_retriever import TextImageRetriever
 
-__all__ = ['TextImageRetriever']
+__all__ = ['TextImageRetriever', 'LCR2STeacher', 'LCR2SStudent']

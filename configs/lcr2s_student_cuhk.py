@@ -1,0 +1,22 @@
+# LCR²S stage 2, the single-input student, on CUHK-PEDES (CLIP adaptation, docs/methods/lcr2s.md).
+# Starts from the CLIP weights like the baseline; one reasoning layer per tower; distilled from the
+# frozen teacher (feature MSE + relation Frobenius). One command for both stages:
+#   python tools/train_two_stage.py configs/lcr2s_teacher_cuhk.py configs/lcr2s_student_cuhk.py
+_base_ = ['./lcr2s_teacher_cuhk.py']
+model = dict(
+    _delete_=True,
+    type='LCR2SStudent',
+    data_preprocessor=dict(type='SupportSetDataPreprocessor'),
+    backbone={{_base_.model.backbone}},
+    head={{_base_.model.head}},
+    img_reasoning=dict(type='TokenReasoningLayer', embed_dims=512, num_heads=8, ffn_ratio=4.0),
+    text_reasoning=dict(type='TokenReasoningLayer', embed_dims=512, num_heads=8, ffn_ratio=4.0),
+    teacher={{_base_.model}},
+    # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first).
+    teacher_checkpoint='work_dirs/lcr2s_teacher_cuhk',
+    distill_losses=[
+        dict(type='FeatureDistillLoss', loss_weight=1.0),
+        dict(type='RelationDistillLoss', loss_weight=1.0),
+    ],
+)
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'reasoning': dict(lr_mult=5.0)}))

@@ -1,0 +1,71 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Feature distillation: student features regress the teacher's (LCR²S)."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tpr_mm.registry import MODELS
+
+
+def feature_distill_loss(
+    student: torch.Tensor, teacher: torch.Tensor, normalize: bool = False
+) -> torch.Tensor:
+    """Mean squared error between student and (detached) teacher features.
+
+    The mean runs over the batch and the feature dimension, i.e. the squared
+    L2 distance ``‖h_i − e_i‖²`` averaged over i and divided by D.
+
+    Args:
+        student (Tensor): (N, D) student features.
+        teacher (Tensor): (N, D) teacher features; no gradient flows into them.
+        normalize (bool): L2-normalise both first (match directions only).
+            Defaults to False.
+
+    Returns:
+        Tensor: scalar loss.
+    """
+    if student.shape != teacher.shape:
+        raise ValueError(
+            f'student features {tuple(student.shape)} and teacher features '
+            f'{tuple(teacher.shape)} differ in shape'
+        )
+    teacher = teacher.detach().to(student.dtype)
+    if normalize:
+        student, teacher = F.normalize(student, dim=-1), F.normalize(teacher, dim=-1)
+    return F.mse_loss(student, teacher)
+
+
+@MODELS.register_module()
+class FeatureDistillLoss(nn.Module):
+    """Intra-modal feature distillation summed over the two modalities.
+
+    ``loss_weight * (MSE(h_v, e_v) + MSE(h_t, e_t))`` with the frozen
+    teacher's enriched features ``e``.
+
+    Args:
+        normalize (bool): See :func:`feature_distill_loss`. Defaults to False.
+        loss_weight (float): λ_f. Defaults to 1.0.
+        loss_name (str): Key in the loss dict. Defaults to ``'loss_feat_kd'``.
+    """
+
+    def __init__(
+        self, normalize: bool = False, loss_weight: float = 1.0, loss_name: str = 'loss_feat_kd'
+    ) -> None:
+        super().__init__()
+        self.normalize = normalize
+        self.loss_weight = loss_weight
+        self.loss_name = loss_name
+
+    def forward(
+        self,
+        student_img: torch.Tensor,
+        student_text: torch.Tensor,
+        teacher_img: torch.Tensor,
+        teacher_text: torch.Tensor,
+    ) -> torch.Tensor:
+        """All inputs (N, D); returns a scalar."""
+        loss = feature_distill_loss(
+            student_img, teacher_img, self.normalize
+        ) + feature_distill_loss(student_text, teacher_text, self.normalize)
+        return self.loss_weight * loss

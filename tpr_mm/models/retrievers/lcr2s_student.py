@@ -1,0 +1,139 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""LCR²S student: a single-input model distilled from the frozen "richer" teacher."""
+
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from tpr_mm.registry import MODELS
+
+from .frozen_teacher import build_frozen_teacher
+from .lcr2s_teacher import build_on_embed
+from .text_image_retriever import TextImageRetriever
+
+
+@MODELS.register_module()
+class LCR2SStudent(TextImageRetriever):
+    """Backbone + one reasoning layer per tower, trained against a frozen teacher.
+
+    Each tower's global token (image [CLS], text [EOT]) attends once more to
+    the tower's own tokens (:class:`TokenReasoningLayer`) to infer the
+    multi-view information the teacher got from support sets. Training adds
+    to the head's task losses the ``distill_losses``, each called as
+    ``loss(h_v, h_t, e_v, e_t)`` with the teacher's enriched features
+    (``LCR2STeacher.extract_enriched``) on the same batch and supports.
+
+    The teacher lives outside the module tree: it is built lazily on the
+    first ``'loss'`` call from ``teacher`` + ``teacher_checkpoint``, frozen
+    (``requires_grad=False``) and kept in eval mode (also by :meth:`train`).
+    It is therefore never in the optimizer nor in saved checkpoints, and
+    inference/testing never builds it — a student checkpoint needs no
+    teacher file. Inference cost is the baseline's two towers plus the
+    reasoning layers.
+
+    Args:
+        backbone (dict | nn.Module): The student's own two-tower encoder.
+        img_reasoning (dict | nn.Module): Image ``TokenReasoningLayer``;
+            ``embed_dims`` defaults to the backbone's ``embed_dim``.
+        text_reasoning (dict | nn.Module): Text ``TokenReasoningLayer``.
+        head (dict | nn.Module, optional): Task losses on student features.
+        teacher (dict, optional): Teacher model config (``LCR2STeacher``).
+        teacher_checkpoint (str, optional): Teacher ``.pth``, its
+            ``last_checkpoint`` file or its work dir (best checkpoint first).
+        distill_losses (Sequence[dict | nn.Module]): e.g.
+            ``FeatureDistillLoss`` and ``RelationDistillLoss``; empty = no
+            distillation (the teacher is then never built).
+        data_preprocessor (dict, optional): Defaults to
+            ``SupportSetDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(
+        self,
+        backbone: Union[dict, nn.Module],
+        img_reasoning: Union[dict, nn.Module],
+        text_reasoning: Union[dict, nn.Module],
+        head: Optional[Union[dict, nn.Module]] = None,
+        teacher: Optional[dict] = None,
+        teacher_checkpoint: Optional[str] = None,
+        distill_losses: Sequence[Union[dict, nn.Module]] = (),
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = {'type': 'SupportSetDataPreprocessor'}
+        super().__init__(backbone, head, data_preprocessor, init_cfg)
+        self.img_reasoning = build_on_embed(img_reasoning, self.backbone)
+        self.text_reasoning = build_on_embed(text_reasoning, self.backbone)
+        self.distill_losses = nn.ModuleList(
+            [MODELS.build(c) if isinstance(c, dict) else c for c in distill_losses]
+        )
+        names = [getattr(m, 'loss_name', type(m).__name__) for m in self.distill_losses]
+        if len(set(names)) != len(names):
+            raise ValueError(f'distillation loss names must be unique, got {names}')
+        if self.distill_losses and teacher is None:
+            raise ValueError('distill_losses need a teacher config')
+        self.teacher_cfg = copy.deepcopy(teacher)
+        self.teacher_checkpoint = teacher_checkpoint
+        # A tuple hides the teacher from nn.Module: no state_dict, parameters(), .to(), .train().
+        self._teacher: tuple = ()
+
+    # -- the frozen teacher --------------------------------------------------
+    @property
+    def teacher(self) -> Optional[nn.Module]:
+        """The frozen teacher, or None until the first distillation step."""
+        return self._teacher[0] if self._teacher else None
+
+    def build_teacher(self) -> nn.Module:
+        """Build (once) the frozen teacher on the student's device and return it."""
+        device = next(self.parameters()).device
+        if not self._teacher:
+            self._teacher = (
+                build_frozen_teacher(self.teacher_cfg, self.teacher_checkpoint, device),
+            )
+        teacher = self._teacher[0]
+        if next(teacher.parameters()).device != device:
+            teacher.to(device)
+        return teacher.eval()
+
+    def train(self, mode: bool = True) -> 'LCR2SStudent':
+        """Set the student's mode; the teacher always stays in eval mode."""
+        super().train(mode)
+        if self._teacher:
+            self._teacher[0].eval()
+        return self
+
+    # -- single-input features -------------------------------------------------
+    def extract_img_feat(self, img: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, D): [CLS] after one reasoning layer over all patch tokens."""
+        tokens = self.backbone.encode_image(img, return_tokens=True)['tokens']
+        return self.img_reasoning(tokens)
+
+    def extract_text_feat(self, text: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, D): [EOT] after one reasoning layer over the caption's tokens."""
+        out = self.backbone.encode_text(text, return_tokens=True)
+        return self.text_reasoning(out['tokens'], out['eot_index'], out['mask'])
+
+    # -- training --------------------------------------------------------------
+    def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
+        if self.head is None:
+            raise RuntimeError('LCR2SStudent was built without a head; it can only run inference')
+        if inputs.get('img') is None or inputs.get('text') is None:
+            raise ValueError('training needs paired inputs with both "img" and "text"')
+        h_v = self.extract_img_feat(inputs['img'])
+        h_t = self.extract_text_feat(inputs['text'])
+        losses = self.head.loss(h_v, h_t, data_samples)
+        if not self.distill_losses:
+            return losses
+        teacher = self.build_teacher()
+        with torch.no_grad():
+            e_v, e_t = teacher.extract_enriched(inputs, data_samples)
+        for module in self.distill_losses:
+            losses[module.loss_name] = module(h_v, h_t, e_v, e_t)
+        return losses
+
+    def inference_modules(self) -> List[nn.Module]:
+        """Modules that encode a single image or caption at test time."""
+        return [self.backbone, self.img_reasoning, self.text_reasoning]
