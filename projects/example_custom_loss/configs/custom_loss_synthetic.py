@@ -1,0 +1,14 @@
+# ruff: noqa: C408
+# The demo baseline plus the example alignment loss (docs/extending.md).
+# Run from the repository root with this project on PYTHONPATH:
+#   PYTHONPATH=projects/example_custom_loss:. python tools/train.py \
+#       projects/example_custom_loss/configs/custom_loss_synthetic.py
+_base_ = ['../../../configs/clip_sdm_synthetic.py']
+custom_imports = dict(imports=['example_custom_loss'], allow_failed_imports=False)
+# Only the head type changes; the inherited SDM loss list is kept.
+model = dict(
+    head=dict(
+        type='AlignedMatchingHead',
+        align_loss=dict(type='PairAlignmentLoss', loss_weight=0.5),
+    )
+)

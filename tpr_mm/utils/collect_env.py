@@ -1,0 +1,85 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Versions to paste into a bug report: ``python -m tpr_mm.utils.collect_env``."""
+
+import importlib
+import platform
+import sys
+from collections import OrderedDict
+from typing import Callable, Optional
+
+NOT_INSTALLED = 'not installed'
+
+
+def _module_version(name: str, attr: str = '__version__') -> str:
+    """Version of an importable module, or why there is none (never raises)."""
+    try:
+        module = importlib.import_module(name)
+    except Exception as err:  # a broken install is itself worth reporting
+        if isinstance(err, ModuleNotFoundError) and err.name == name.split('.')[0]:
+            return NOT_INSTALLED
+        return f'import failed ({type(err).__name__}: {err})'
+    return str(getattr(module, attr, 'unknown'))
+
+
+def _torch_info(env: 'OrderedDict[str, str]') -> None:
+    version = _module_version('torch')
+    env['PyTorch'] = version
+    if version == NOT_INSTALLED or version.startswith('import failed'):
+        return
+    import torch
+
+    available = torch.cuda.is_available()
+    env['CUDA available'] = str(available)
+    env['PyTorch CUDA build'] = str(torch.version.cuda)
+    if available:
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        env['GPUs'] = ', '.join(names)
+        env['TF32 matmul allowed'] = str(torch.backends.cuda.matmul.allow_tf32)
+
+
+def _faiss_info(env: 'OrderedDict[str, str]') -> None:
+    version = _module_version('faiss')
+    env['faiss'] = version
+    if version == NOT_INSTALLED or version.startswith('import failed'):
+        return
+    import faiss
+
+    get_num_gpus: Optional[Callable[[], int]] = getattr(faiss, 'get_num_gpus', None)
+    env['faiss GPUs'] = str(get_num_gpus()) if get_num_gpus is not None else '0 (CPU build)'
+
+
+def collect_env_info() -> 'OrderedDict[str, str]':
+    """Collect the environment facts a bug report needs.
+
+    Returns:
+        OrderedDict[str, str]: name -> version or state, in a stable order:
+        platform, Python, PyTorch (+ CUDA state), mmengine, mmcv, mmpretrain,
+        open_clip, faiss (+ GPU count), numpy, setuptools, tpr_mm. A missing
+        package reads ``'not installed'``; a failing import names the error.
+    """
+    env: OrderedDict[str, str] = OrderedDict()
+    env['platform'] = platform.platform()
+    env['Python'] = sys.version.replace('\n', ' ')
+    _torch_info(env)
+    env['mmengine'] = _module_version('mmengine')
+    env['mmcv'] = _module_version('mmcv')
+    env['mmpretrain'] = _module_version('mmpretrain')
+    env['open_clip'] = _module_version('open_clip')
+    _faiss_info(env)
+    env['numpy'] = _module_version('numpy')
+    env['setuptools'] = _module_version('setuptools')
+    env['tpr_mm'] = _module_version('tpr_mm')
+    return env
+
+
+def format_env(env: 'OrderedDict[str, str]') -> str:
+    """One ``name: value`` line per entry."""
+    return '\n'.join(f'{key}: {value}' for key, value in env.items())
+
+
+def main() -> None:
+    print(format_env(collect_env_info()))
+
+
+if __name__ == '__main__':
+    main()
