@@ -6,7 +6,7 @@ STAMP := $(VENV)/.tpr_mm_installed
 DEMO_DIR ?= work_dirs/demo
 DEMO_CFG ?= configs/clip_sdm_synthetic.py
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo test lint browser clean-demo
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: install lint
+# The search page is tested in headless Chromium (Debian's package); installed when possible.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		>/dev/null) ; } || echo 'chromium not installed: the browser test will be skipped'
+
+test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
