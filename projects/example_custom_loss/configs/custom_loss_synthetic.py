@@ -1,4 +1,3 @@
-# ruff: noqa: C408
 # The demo baseline plus the example alignment loss (docs/extending.md).
 # Run from the repository root with this project on PYTHONPATH:
 #   PYTHONPATH=projects/example_custom_loss:. python tools/train.py \
