@@ -1,7 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """projects/example_custom_loss: the docs/extending.md tutorial, built and trained."""
 
+import os
 import os.path as osp
+import subprocess
 import sys
 
 import pytest
@@ -75,3 +77,23 @@ def test_trains_a_few_iterations(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     metrics = runner.val_loop.run()
     assert 0.0 <= metrics['t2i/R1'] <= 100.0
+
+
+def test_tutorial_command_trains_through_tools_train(tmp_path):
+    """The docs/extending.md command, on a shrunk copy of the project config."""
+    cfg = shrink_config(
+        Config.fromfile(CONFIG), str(tmp_path / 'work'), str(tmp_path / 'synthetic'), max_epochs=1
+    )
+    cfg_path = str(tmp_path / 'custom_loss_tiny.py')
+    cfg.dump(cfg_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PROJECT, ROOT]))
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert any(name.endswith('.pth') for name in os.listdir(tmp_path / 'work'))
