@@ -13,6 +13,7 @@ from tpr_mm.models.clustering import (
     neighbour_sizes,
     sparse_jaccard_distance,
 )
+from tpr_mm.models.clustering import knn as knn_module
 
 from .dense_reference import (
     adjusted_rand_index,
@@ -163,8 +164,18 @@ def test_dbscan_handmade_graph():
     assert (dbscan_precomputed_sparse(dist, 0.05, 5) == -1).all()
 
 
-def test_duplicates_and_exact_zero_distances():
+def test_duplicates_and_exact_zero_distances(monkeypatch):
     x = with_duplicates(301, seed=4)
+    # The tie group is larger than the faiss candidate list: those rows must
+    # take the exact fallback.
+    fallback_rows = []
+    exact_rows = knn_module._exact_rows
+
+    def spy(x_, rows, k):
+        fallback_rows.extend(rows.tolist())
+        return exact_rows(x_, rows, k)
+
+    monkeypatch.setattr(knn_module, '_exact_rows', spy)
     dist = sparse_jaccard_distance(x)
     full, stored = dense_of(dist)
     ref = dense_jaccard_distance(x)
@@ -180,6 +191,7 @@ def test_duplicates_and_exact_zero_distances():
     _, idx = knn_search(x, 30)
     group = np.flatnonzero((x == x[-1]).all(axis=1))
     assert len(group) > 40
+    assert set(group.tolist()) <= set(fallback_rows) and len(fallback_rows) < 301
     for i in group[[0, 20, -1]]:
         assert idx[i, 0] == i
         np.testing.assert_array_equal(idx[i, 1:], group[group != i][:29])

@@ -33,6 +33,8 @@ def dbscan_precomputed_sparse(dist: sp.spmatrix, eps: float, min_samples: int) -
         np.ndarray: (N,) int64 labels, -1 for outliers, clusters 0..C-1
         numbered by their smallest core index.
     """
+    if not sp.issparse(dist):
+        raise TypeError(f'dist must be a scipy sparse matrix, got {type(dist).__name__}')
     if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
         raise ValueError(f'dist must be a square (N, N) sparse matrix, got shape {dist.shape}')
     if not eps >= 0:

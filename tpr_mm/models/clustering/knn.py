@@ -23,9 +23,12 @@ import torch
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
-# Bound on |faiss float32 dot - float64 dot| for unit vectors (input rounding
-# plus float32 accumulation over up to a few thousand dims), with slack.
-_FLOAT32_DOT_TOL = 1e-4
+# Bound on |faiss float32 dot - float64 dot| of unit vectors: worst-case input
+# rounding plus recursive float32 summation over D terms, i.e. (D + 2) * 2^-24,
+# doubled, never below 1e-4. GPUs may run the GEMM in TF32 (10-bit mantissa),
+# hence the looser GPU floor.
+_CPU_DOT_TOL = 1e-4
+_GPU_DOT_TOL = 3e-3
 # Small chunks keep the gathered rows in cache.
 _PAIR_CHUNK = 8192
 _ROW_CHUNK = 256
@@ -74,20 +77,15 @@ def pair_similarity(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return out
 
 
-def _canonical_topk(
-    self_idx: np.ndarray, cand: np.ndarray, sims: np.ndarray, k: int
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Order candidates canonically (self first, -sim, index) and keep ``k``."""
-    is_other = cand != self_idx[:, None]
-    order = np.lexsort((cand, -sims.astype(np.float64), is_other), axis=1)[:, :k]
-    return np.take_along_axis(sims, order, 1), np.take_along_axis(cand, order, 1)
+def _use_gpu() -> bool:
+    return faiss.get_num_gpus() > 0 and hasattr(faiss, 'GpuIndexFlatIP')
 
 
 def _faiss_search(x32: np.ndarray, m: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Top-m inner products of every row (float32 faiss, GPU when available)."""
     dim = x32.shape[1]
-    if faiss.get_num_gpus() > 0 and hasattr(faiss, 'StandardGpuResources'):
-        res = faiss.StandardGpuResources()
-        index = faiss.GpuIndexFlatIP(res, dim)
+    if _use_gpu():
+        index = faiss.GpuIndexFlatIP(faiss.StandardGpuResources(), dim)
     else:
         index = faiss.IndexFlatIP(dim)
     index.add(x32)
@@ -96,17 +94,24 @@ def _faiss_search(x32: np.ndarray, m: int) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _exact_rows(x: np.ndarray, rows: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Canonical top-k of the given rows against all samples."""
+    """Canonical top-k of the given rows against all samples (exact fallback)."""
     n = x.shape[0]
     sims_out = np.empty((len(rows), k), dtype=np.float32)
     idx_out = np.empty((len(rows), k), dtype=np.int64)
-    all_idx = np.arange(n, dtype=np.int64)
-    step = max(1, (1 << 24) // n)
+    step = max(1, (1 << 22) // n)
     for s in range(0, len(rows), step):
         r = rows[s : s + step]
         sims = (x[r] @ x.T).astype(np.float32)
-        cand = np.broadcast_to(all_idx, sims.shape)
-        sims_out[s : s + step], idx_out[s : s + step] = _canonical_topk(r, cand, sims, k)
+        key = sims.copy()
+        key[np.arange(len(r)), r] = np.inf  # self first
+        kth = np.partition(key, n - k, axis=1)[:, n - k]
+        # Everything tied with the k-th largest stays in; the index breaks ties.
+        rr, cc = np.nonzero(key >= kth[:, None])
+        order = np.lexsort((cc, -key[rr, cc].astype(np.float64), rr))
+        rr, cc = rr[order], cc[order]
+        take = np.searchsorted(rr, np.arange(len(r)))[:, None] + np.arange(k)
+        idx_out[s : s + step] = cc[take]
+        sims_out[s : s + step] = sims[rr[take], cc[take]]
     return sims_out, idx_out
 
 
@@ -117,7 +122,8 @@ def knn_normalized(x: np.ndarray, k: int, margin: int = 8) -> Tuple[np.ndarray, 
     if k < 1:
         raise ValueError(f'k must be >= 1, got {k}')
     k = min(k, n)
-    m = min(n, k + margin)
+    tol = max(_GPU_DOT_TOL if _use_gpu() else _CPU_DOT_TOL, 2 * (x.shape[1] + 2) * 2.0**-24)
+    m = min(n, k + (4 * margin if _use_gpu() else margin))
     if m == n:
         return _exact_rows(x, np.arange(n), k)
     approx, cand = _faiss_search(np.ascontiguousarray(x, dtype=np.float32), m)
@@ -128,16 +134,18 @@ def knn_normalized(x: np.ndarray, k: int, margin: int = 8) -> Tuple[np.ndarray, 
     for s in range(0, n, _ROW_CHUNK):
         r = rows[s : s + _ROW_CHUNK]
         c = cand[s : s + _ROW_CHUNK]
-        # Self is prepended; faiss' own copy of it (or -1 padding) becomes a
-        # sentinel that sorts last, so ties at 1.0 cannot push self out.
+        # Self is prepended with +inf; faiss' own copy of it (or -1 padding)
+        # becomes a -inf sentinel, so ties at 1.0 cannot push self out.
         c = np.where((c == r[:, None]) | (c < 0), -1, c)
         sims = np.einsum('bd,bmd->bm', x[r], x[np.maximum(c, 0)]).astype(np.float32)
         sims[c < 0] = -np.inf
         c_full = np.concatenate([r[:, None], c], axis=1)
-        s_full = np.concatenate([np.ones((len(r), 1), np.float32), sims], axis=1)
-        top_s, top_i = _canonical_topk(r, c_full, s_full, k)
+        s_full = np.concatenate([np.full((len(r), 1), np.inf, np.float32), sims], axis=1)
+        order = np.lexsort((c_full, -s_full.astype(np.float64)), axis=1)[:, :k]
+        top_s = np.take_along_axis(s_full, order, 1)
+        top_i = np.take_along_axis(c_full, order, 1)
         # Any sample faiss did not return has similarity <= its m-th score + tol.
-        bound = approx[s : s + _ROW_CHUNK, -1].astype(np.float64) + _FLOAT32_DOT_TOL
+        bound = approx[s : s + _ROW_CHUNK, -1].astype(np.float64) + tol
         kth = top_s[:, -1].astype(np.float64) if k > 1 else np.full(len(r), np.inf)
         failed.append(r[~(kth > bound)])
         top_s[:, 0] = pair_similarity(x, r, r)
