@@ -6,10 +6,11 @@ from .data_preprocessors import TextReIDDataPreprocessor
 from .fusion import MultiHeadAttentionalFusion, TokenReasoningLayer
 from .heads import GlobalMatchingHead
 from .losses import IDLoss, ITCLoss, SDMLoss, id_loss, itc_loss, sdm_loss
+from .memories import PrototypeMemory
 from .retrievers import TextImageRetriever
 
 __all__ = [
     'TextImageRetriever', 'GlobalMatchingHead', 'TextReIDDataPreprocessor', 'SDMLoss',
     'ITCLoss', 'IDLoss', 'sdm_loss', 'itc_loss', 'id_loss', 'cluster_pseudo_labels',
-    'OpenCLIPBackbone', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer'
+    'OpenCLIPBackbone', 'PrototypeMemory', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer'
 ]

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2)."""
+
 import copy
 import time
 from typing import Dict, Optional, Sequence, Tuple
@@ -67,16 +68,18 @@ class PseudoLabelHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self,
-                 dataloader: Optional[dict] = None,
-                 eval_pipeline: Optional[Sequence[dict]] = None,
-                 cluster_cfg: Optional[dict] = None,
-                 oplm: bool = True,
-                 oplm_gate: Optional[float] = None,
-                 start_epoch: int = 0,
-                 head: str = 'head',
-                 fp16: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        dataloader: Optional[dict] = None,
+        eval_pipeline: Optional[Sequence[dict]] = None,
+        cluster_cfg: Optional[dict] = None,
+        oplm: bool = True,
+        oplm_gate: Optional[float] = None,
+        start_epoch: int = 0,
+        head: str = 'head',
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.dataloader_cfg = copy.deepcopy(dataloader) if dataloader else {'batch_size': 128}
         self.eval_pipeline = copy.deepcopy(eval_pipeline) if eval_pipeline is not None else None
         self.cluster_cfg = dict(DEFAULT_CLUSTER_CFG, **(cluster_cfg or {}))
@@ -99,8 +102,10 @@ class PseudoLabelHook(Hook):
             return cfg
         train = runner.cfg.get('train_dataloader') or {}
         if 'dataset' not in train:
-            raise ValueError('PseudoLabelHook: give dataloader.dataset or a train_dataloader '
-                             'with a dataset config')
+            raise ValueError(
+                'PseudoLabelHook: give dataloader.dataset or a train_dataloader '
+                'with a dataset config'
+            )
         dataset = copy.deepcopy(train['dataset'])
         pipeline = self.eval_pipeline
         for key in ('test_dataloader', 'val_dataloader'):
@@ -129,8 +134,13 @@ class PseudoLabelHook(Hook):
         was_training = model.training
         model.eval()
         idx, img, txt = [], [], []
-        bar = tqdm(total=len(loader), desc='clustering: encoding train pairs', leave=False,
-                   dynamic_ncols=True, disable=not (self.progress and is_main_process()))
+        bar = tqdm(
+            total=len(loader),
+            desc='clustering: encoding train pairs',
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (self.progress and is_main_process()),
+        )
         for batch in loader:
             data = model.data_preprocessor(batch, False)
             with autocast(enabled=self.fp16):
@@ -154,14 +164,16 @@ class PseudoLabelHook(Hook):
         out_img[index], out_txt[index] = img, txt
         missing = n - np.unique(index).size
         if missing:
-            raise RuntimeError(f'PseudoLabelHook: {missing} of {n} training pairs were not '
-                               'encoded; the clustering sampler must cover the whole dataset')
+            raise RuntimeError(
+                f'PseudoLabelHook: {missing} of {n} training pairs were not '
+                'encoded; the clustering sampler must cover the whole dataset'
+            )
         return out_img, out_txt
 
     # -- labels -------------------------------------------------------------
-    def compute_labels(self, img: np.ndarray, txt: np.ndarray,
-                       true_pids: Optional[np.ndarray] = None
-                       ) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+    def compute_labels(
+        self, img: np.ndarray, txt: np.ndarray, true_pids: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
         """Cluster both modalities and mine outliers (call on one rank).
 
         Returns:
@@ -188,19 +200,25 @@ class PseudoLabelHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         head = getattr(model, self.head, None)
         if head is None or not hasattr(head, 'set_pseudo_labels'):
-            raise AttributeError(f'PseudoLabelHook: model.{self.head} has no set_pseudo_labels; '
-                                 'use a head such as CPCLHead')
+            raise AttributeError(
+                f'PseudoLabelHook: model.{self.head} has no set_pseudo_labels; '
+                'use a head such as CPCLHead'
+            )
         loader = self._get_loader(runner)
         n = len(loader.dataset)
         n_train = len(runner.train_dataloader.dataset)
         if n != n_train:
-            raise ValueError(f'PseudoLabelHook: the clustering dataset has {n} pairs but the '
-                             f'training dataset {n_train}; they must be the same split and view')
+            raise ValueError(
+                f'PseudoLabelHook: the clustering dataset has {n} pairs but the '
+                f'training dataset {n_train}; they must be the same split and view'
+            )
         if runner.epoch < self.start_epoch:
             none = np.full(n, -1, dtype=np.int64)
             head.set_pseudo_labels(none, none, np.zeros((n, 1)), np.zeros((n, 1)))
-            runner.logger.info(f'pseudo labels: epoch {runner.epoch + 1} < start_epoch '
-                               f'{self.start_epoch + 1}, every pair is an outlier')
+            runner.logger.info(
+                f'pseudo labels: epoch {runner.epoch + 1} < start_epoch '
+                f'{self.start_epoch + 1}, every pair is an outlier'
+            )
             return
         img, txt = self.encode(model, loader)
         payload = [None, None, None]
@@ -223,8 +241,9 @@ class PseudoLabelHook(Hook):
     def _log(self, runner, stats: Dict[str, float]) -> None:
         if not is_main_process():
             return
-        text = ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
-                         for k, v in stats.items())
+        text = ', '.join(
+            f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in stats.items()
+        )
         runner.logger.info(f'pseudo labels (epoch {runner.epoch + 1}): {text}')
         scalars = {f'pseudo/{k}': v for k, v in stats.items()}
         scalars['epoch'] = runner.epoch + 1

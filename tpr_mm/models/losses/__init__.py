@@ -2,9 +2,16 @@
 from .feature_distill_loss import FeatureDistillLoss, feature_distill_loss
 from .id_loss import IDLoss, id_loss
 from .itc_loss import ITCLoss, itc_loss
+from .prototype_contrast_loss import (
+    CrossModalPrototypeLoss,
+    IntraModalPrototypeLoss,
+    prototype_contrast_loss,
+)
+from .pseudo_sdm_loss import PseudoLabelSDMLoss, pseudo_sdm_loss
 from .relation_distill_loss import RelationDistillLoss, relation_distill_loss
 from .sdm_loss import SDMLoss, sdm_loss
 
 __all__ = ['SDMLoss', 'sdm_loss', 'ITCLoss', 'itc_loss', 'IDLoss', 'id_loss',
            'FeatureDistillLoss', 'feature_distill_loss', 'RelationDistillLoss',
-           'relation_distill_loss']
+           'relation_distill_loss', 'IntraModalPrototypeLoss', 'CrossModalPrototypeLoss',
+           'prototype_contrast_loss', 'PseudoLabelSDMLoss', 'pseudo_sdm_loss']

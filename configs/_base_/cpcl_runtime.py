@@ -1,0 +1,17 @@
+# Runtime of CPCL: the default runtime plus the per-epoch pseudo-labelling hook.
+_base_ = ['./default_runtime.py']
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(
+        type='PseudoLabelHook',
+        # Clustering pass over the train split, no augmentation (eval_pipeline=None reuses the
+        # test pipeline), unshuffled DefaultSampler.
+        dataloader=dict(batch_size=256, num_workers=4),
+        eval_pipeline=None,
+        # k-reciprocal Jaccard + DBSCAN, per pair (methods.md §4.2; cluster-contrast/ICPG/CLPC).
+        cluster_cfg=dict(k1=30, k2=6, eps=0.6, min_samples=4),
+        oplm=True,  # OPLM [ASSUMED, after CLPC]
+        oplm_gate=None,  # optional reliability gate delta (e.g. 0.5) [ASSUMED knob]
+        start_epoch=0,  # cluster from the first epoch (pretrained CLIP)
+    ),
+]

@@ -1,0 +1,92 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""OPLM against a naive per-outlier loop."""
+
+import numpy as np
+import pytest
+import torch
+
+from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _naive_mine(labels, paired, feats, gate):
+    feats = _unit(feats.astype(np.float64))
+    protos = {}
+    for c in set(labels.tolist()) - {-1}:
+        m = feats[labels == c].sum(0)
+        protos[c] = m / np.linalg.norm(m)
+    out = labels.copy()
+    for i in range(len(labels)):
+        if labels[i] != -1 or paired[i] == -1:
+            continue
+        best, best_sim = None, -np.inf
+        for j in range(len(labels)):
+            if j == i or paired[j] != paired[i] or labels[j] == -1:
+                continue
+            sim = float(feats[i] @ feats[j])
+            if sim > best_sim + 1e-12:  # first j wins ties
+                best, best_sim = j, sim
+        if best is None:
+            continue
+        new = labels[best]
+        if gate is not None and float(feats[i] @ protos[new]) < gate:
+            continue
+        out[i] = new
+    return out
+
+
+def _random_case(seed, n=41, d=6):
+    rng = np.random.default_rng(seed)
+    yv = rng.integers(-1, 5, size=n)
+    yt = rng.integers(-1, 4, size=n)
+    yt[:3] = 3  # a text cluster ...
+    yv[:3] = -1  # ... whose images are all outliers: nothing to copy from
+    fv = rng.normal(size=(n, d)).astype(np.float32)
+    ft = rng.normal(size=(n, d)).astype(np.float32)
+    return yv, yt, fv, ft
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+@pytest.mark.parametrize('gate', [None, 0.3])
+def test_oplm_matches_naive_loop(seed, gate):
+    yv, yt, fv, ft = _random_case(seed)
+    new_v, new_t, stats = outlier_pseudo_label_mining(yv, yt, fv, ft, gate_threshold=gate)
+    np.testing.assert_array_equal(new_v, _naive_mine(yv, yt, fv, gate))
+    np.testing.assert_array_equal(new_t, _naive_mine(yt, yv, ft, gate))
+    assert stats['img_recovered'] == int(((yv < 0) & (new_v >= 0)).sum())
+    assert stats['txt_recovered'] == int(((yt < 0) & (new_t >= 0)).sum())
+    # clustered pairs never change, and double outliers stay outliers
+    keep_v, keep_t = yv >= 0, yt >= 0
+    np.testing.assert_array_equal(new_v[keep_v], yv[keep_v])
+    np.testing.assert_array_equal(new_t[keep_t], yt[keep_t])
+    both = (yv < 0) & (yt < 0)
+    assert (new_v[both] == -1).all() and (new_t[both] == -1).all()
+
+
+def test_gate_only_rejects():
+    yv, yt, fv, ft = _random_case(7)
+    open_v, open_t, _ = outlier_pseudo_label_mining(yv, yt, fv, ft)
+    shut_v, shut_t, stats = outlier_pseudo_label_mining(yv, yt, fv, ft, gate_threshold=1.01)
+    np.testing.assert_array_equal(shut_v, yv)
+    np.testing.assert_array_equal(shut_t, yt)
+    assert stats == {'img_recovered': 0, 'txt_recovered': 0}
+    assert (open_v >= 0).sum() > (yv >= 0).sum()
+
+
+def test_oplm_hand_example_and_torch_input():
+    # pair 2: image outlier, caption in text cluster 0 with pairs 0 and 1
+    yv = torch.tensor([4, 7, -1, 1])
+    yt = torch.tensor([0, 0, 0, -1])
+    fv = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.1, 1.0], [1.0, 1.0]])
+    ft = torch.randn(4, 2)
+    new_v, new_t, _ = outlier_pseudo_label_mining(yv, yt, fv, ft)
+    assert new_v.tolist() == [4, 7, 7, 1]  # closest image in the caption's cluster is pair 1
+    assert new_t.tolist() == [0, 0, 0, -1]  # image cluster 1 has no other clustered caption
+
+
+def test_oplm_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match='agree in N'):
+        outlier_pseudo_label_mining(np.zeros(3), np.zeros(4), np.ones((3, 2)), np.ones((3, 2)))
