@@ -7,10 +7,12 @@ from .fusion import MultiHeadAttentionalFusion, TokenReasoningLayer
 from .heads import GlobalMatchingHead
 from .losses import IDLoss, ITCLoss, SDMLoss, id_loss, itc_loss, sdm_loss
 from .memories import PrototypeMemory
+from .necks import MGFNeck
 from .retrievers import TextImageRetriever
 
 __all__ = [
     'TextImageRetriever', 'GlobalMatchingHead', 'TextReIDDataPreprocessor', 'SDMLoss',
     'ITCLoss', 'IDLoss', 'sdm_loss', 'itc_loss', 'id_loss', 'cluster_pseudo_labels',
-    'OpenCLIPBackbone', 'PrototypeMemory', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer'
+    'OpenCLIPBackbone', 'PrototypeMemory', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer',
+    'MGFNeck'
 ]

@@ -1,4 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .bert_tokenize import BertTokenizeCaption
 from .formatting import PackTextReIDInputs
 from .loading import LoadPersonImage
 from .processing import (CLIP_MEAN, CLIP_STD, PadRandomCrop, RandomErasingImage,
@@ -8,5 +9,5 @@ from .tokenize import TokenizeCaption, tokenize_caption
 __all__ = [
     'LoadPersonImage', 'ResizeImage', 'RandomHorizontalFlip', 'PadRandomCrop',
     'RandomErasingImage', 'TokenizeCaption', 'tokenize_caption', 'PackTextReIDInputs',
-    'CLIP_MEAN', 'CLIP_STD'
+    'CLIP_MEAN', 'CLIP_STD', 'BertTokenizeCaption'
 ]

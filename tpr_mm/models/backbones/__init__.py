@@ -8,10 +8,12 @@ from .clip_weights import (
     read_clip_checkpoint,
     resize_visual_pos_embed,
 )
+from .hf_bert import HFBertBackbone
 from .open_clip_backbone import OpenCLIPBackbone
 
 __all__ = [
     'OpenCLIPBackbone',
+    'HFBertBackbone',
     'image_token_forward',
     'text_token_forward',
     'is_torchscript_archive',

@@ -1,4 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .cmpc_loss import CMPCLoss, cmpc_loss
+from .cmpm_loss import CMPMLoss, cmpm_loss
+from .diversity_loss import DiversityLoss, diversity_loss
 from .feature_distill_loss import FeatureDistillLoss, feature_distill_loss
 from .id_loss import IDLoss, id_loss
 from .itc_loss import ITCLoss, itc_loss
@@ -8,10 +11,13 @@ from .prototype_contrast_loss import (
     prototype_contrast_loss,
 )
 from .pseudo_sdm_loss import PseudoLabelSDMLoss, pseudo_sdm_loss
+from .ranking_loss import HardestNegativeRankingLoss, hardest_negative_ranking_loss
 from .relation_distill_loss import RelationDistillLoss, relation_distill_loss
 from .sdm_loss import SDMLoss, sdm_loss
 
 __all__ = ['SDMLoss', 'sdm_loss', 'ITCLoss', 'itc_loss', 'IDLoss', 'id_loss',
            'FeatureDistillLoss', 'feature_distill_loss', 'RelationDistillLoss',
            'relation_distill_loss', 'IntraModalPrototypeLoss', 'CrossModalPrototypeLoss',
-           'prototype_contrast_loss', 'PseudoLabelSDMLoss', 'pseudo_sdm_loss']
+           'prototype_contrast_loss', 'PseudoLabelSDMLoss', 'pseudo_sdm_loss',
+           'CMPMLoss', 'cmpm_loss', 'CMPCLoss', 'cmpc_loss', 'DiversityLoss', 'diversity_loss',
+           'HardestNegativeRankingLoss', 'hardest_negative_ranking_loss']

@@ -1,0 +1,11 @@
+# CFine on CLIP ViT-B/16 towers (see cfine_cuhk.py) on ICFG-PEDES.
+_base_ = [
+    './_base_/models/cfine_clip_vit_b16.py',
+    './_base_/datasets/icfg_pedes.py',
+    './_base_/schedules/cfine_50e.py',
+    './_base_/default_runtime.py',
+]
+model = dict(head=dict(cmpc=dict(num_classes=3102)))
+train_dataloader = dict(batch_size=32, drop_last=True)
+# No validation split: keep the last checkpoint (model selection on test is not allowed).
+default_hooks = dict(checkpoint=dict(save_best=None))
