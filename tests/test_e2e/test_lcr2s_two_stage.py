@@ -9,10 +9,12 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
 from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
 from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
-from tpr_mm.registry import RUNNERS
+from tpr_mm.registry import MODELS, RUNNERS
 from tpr_mm.testing.configs import shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,9 +45,32 @@ def _run(args):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def data_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('lcr2s_data') / 'synthetic')
+
+
+def test_identity_sampler_config_gives_in_batch_supports(data_root, tmp_path):
+    init_default_scope('tpr_mm')
+    cfg = _tiny('lcr2s_teacher_synthetic_pk.py', str(tmp_path), data_root)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    batch = next(iter(loader))
+    samples = batch['data_samples']
+    pids = [s.pid for s in samples]
+    assert len(pids) == 8 and len(set(pids)) == 2 and pids[:4] == [pids[0]] * 4
+    assert len({s.image_id for s in samples[:4]}) == 3  # every image of the identity
+    assert 'support_img' not in batch['inputs']
+    model = MODELS.build(cfg.model)
+    data = model.data_preprocessor(batch, True)
+    enc = model.encode_with_support(data['inputs'], data['data_samples'])
+    assert enc['img_support_mask'].sum(1).tolist() == [2] * 8
+    assert enc['text_support_mask'].sum(1).tolist() == [3] * 8
+    assert torch.isfinite(model(**data, mode='loss')['loss_sdm'])
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, data_root):
     base = tmp_path_factory.mktemp('lcr2s')
-    data = str(base / 'synthetic')
+    data = data_root
     cfg = _tiny('lcr2s_teacher_synthetic.py', str(base / 'teacher'), data)
     cfg.experiment_name = 'lcr2s_e2e_teacher'
     RUNNERS.build(cfg).train()

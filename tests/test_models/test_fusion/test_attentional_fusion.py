@@ -24,28 +24,45 @@ def _mhaf(**kwargs):
 
 
 def _naive_fusion(m, q, ctx, mask):
-    """Per-sample loop: softmax over valid [q; ctx] keys, per head, post-norm block."""
+    """Per-sample loop: softmax over valid [q; ctx] keys, per head, pre- or post-norm block."""
+
+    def ln(x, norm):
+        return F.layer_norm(x, (D,), norm.weight, norm.bias)
+
     w_q, w_k, w_v = m.attn.in_proj_weight.chunk(3)
     b_q, b_k, b_v = m.attn.in_proj_bias.chunk(3)
     hd = D // HEADS
     outs = []
     for i in range(q.shape[0]):
         keys = torch.cat([q[i : i + 1], ctx[i][mask[i]]])
-        qq, kk, vv = q[i] @ w_q.t() + b_q, keys @ w_k.t() + b_k, keys @ w_v.t() + b_v
+        query = q[i]
+        if m.norm_first:
+            query, keys = ln(query, m.norm1), ln(keys, m.norm1)
+        qq, kk, vv = query @ w_q.t() + b_q, keys @ w_k.t() + b_k, keys @ w_v.t() + b_v
         heads = []
         for h in range(HEADS):
             s = slice(h * hd, (h + 1) * hd)
             att = torch.softmax(kk[:, s] @ qq[s] / hd**0.5, dim=0)
             heads.append(att @ vv[:, s])
         a = m.attn.out_proj(torch.cat(heads))
-        x = F.layer_norm(q[i] + a, (D,), m.norm1.weight, m.norm1.bias)
-        outs.append(F.layer_norm(x + m.ffn(x), (D,), m.norm2.weight, m.norm2.bias))
+        if m.norm_first:
+            x = q[i] + a
+            outs.append(x + m.ffn(ln(x, m.norm2)))
+        else:
+            x = ln(q[i] + a, m.norm1)
+            outs.append(ln(x + m.ffn(x), m.norm2))
     return torch.stack(outs)
 
 
+@pytest.mark.parametrize('norm_first', [True, False])
 @pytest.mark.parametrize('k', [0, 1, 2, 3])
-def test_fusion_shapes_and_naive_reference(k):
-    m = _mhaf()
+def test_fusion_shapes_and_naive_reference(k, norm_first):
+    m = _mhaf(norm_first=norm_first)
+    # Non-trivial norm affine parameters, so a misplaced norm shows.
+    with torch.no_grad():
+        for norm in (m.norm1, m.norm2):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
     g = torch.Generator().manual_seed(k)
     q, ctx = torch.randn(5, D, generator=g), torch.randn(5, k, D, generator=g)
     mask = torch.rand(5, k, generator=g) > 0.3
@@ -78,11 +95,22 @@ def test_fusion_rejects_bad_shapes():
         MultiHeadAttentionalFusion(10, num_heads=4)
 
 
-def test_token_reasoning_equals_transformer_layer_at_slot():
+@pytest.mark.parametrize('norm_first', [True, False])
+def test_token_reasoning_equals_transformer_layer_at_slot(norm_first):
     torch.manual_seed(1)
-    layer = TokenReasoningLayer(D, num_heads=HEADS, ffn_ratio=2.0).eval()
+    layer = TokenReasoningLayer(D, num_heads=HEADS, ffn_ratio=2.0, norm_first=norm_first).eval()
+    with torch.no_grad():
+        for norm in (layer.norm1, layer.norm2):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
     ref = nn.TransformerEncoderLayer(
-        D, HEADS, dim_feedforward=2 * D, dropout=0.0, activation='gelu', batch_first=True
+        D,
+        HEADS,
+        dim_feedforward=2 * D,
+        dropout=0.0,
+        activation='gelu',
+        batch_first=True,
+        norm_first=norm_first,
     ).eval()
     ref.self_attn.load_state_dict(layer.attn.state_dict())
     ref.linear1.load_state_dict(layer.ffn[0].state_dict())

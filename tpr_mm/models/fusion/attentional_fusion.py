@@ -12,14 +12,17 @@ from tpr_mm.registry import MODELS
 
 @MODELS.register_module()
 class MultiHeadAttentionalFusion(BaseModule):
-    """Fuse a query feature with context features by one post-norm attention block.
+    """Fuse a query feature with context features by one attention block.
 
-    ``x = LN1(q + MHA(q, C, C))``; ``out = LN2(x + FFN(x))`` where the query
-    ``q`` is the anchor feature and ``C`` the context. This is exactly a
-    post-norm Transformer encoder layer evaluated at the query's slot only,
-    so the same block serves LCR²S's teacher (context = the anchor and its
-    support set) and the student's reasoning layer (context = its own
-    tokens; see :class:`TokenReasoningLayer`).
+    Pre-norm (default): ``x = q + MHA(LN1(q), LN1(C), LN1(C))``;
+    ``out = x + FFN(LN2(x))``. Post-norm: ``x = LN1(q + MHA(q, C, C))``;
+    ``out = LN2(x + FFN(x))``. ``q`` is the anchor feature and ``C`` the
+    context. Either form is exactly a Transformer encoder layer evaluated at
+    the query's slot only, so the same block serves LCR²S's teacher (context
+    = the anchor and its support set) and the student's reasoning layer
+    (context = its own tokens; see :class:`TokenReasoningLayer`). Pre-norm
+    keeps the backbone feature as the residual stream, so a CLIP-initialised
+    model starts from CLIP's embedding space.
 
     Args:
         embed_dims (int): Feature size D.
@@ -30,6 +33,7 @@ class MultiHeadAttentionalFusion(BaseModule):
         include_query (bool): Prepend the query to the context, so K = 0
             (no context) is allowed and the output always sees the anchor.
             Defaults to True.
+        norm_first (bool): Pre-norm (True, default) or post-norm block.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -40,6 +44,7 @@ class MultiHeadAttentionalFusion(BaseModule):
         ffn_ratio: float = 4.0,
         dropout: float = 0.0,
         include_query: bool = True,
+        norm_first: bool = True,
         init_cfg: Optional[dict] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -47,6 +52,7 @@ class MultiHeadAttentionalFusion(BaseModule):
             raise ValueError(f'embed_dims={embed_dims} is not divisible by num_heads={num_heads}')
         self.embed_dims = embed_dims
         self.include_query = include_query
+        self.norm_first = norm_first
         self.attn = nn.MultiheadAttention(embed_dims, num_heads, dropout=dropout, batch_first=True)
         hidden = int(embed_dims * ffn_ratio)
         self.ffn = nn.Sequential(
@@ -100,6 +106,11 @@ class MultiHeadAttentionalFusion(BaseModule):
             raise ValueError('empty context with include_query=False')
         if not bool(valid.any(dim=1).all()):
             raise ValueError('every row needs at least one valid context entry')
-        out, _ = self.attn(q, context, context, key_padding_mask=~valid, need_weights=False)
-        x = self.norm1(query + self.drop(out.squeeze(1)))
-        return self.norm2(x + self.drop(self.ffn(x)))
+        if not self.norm_first:
+            out, _ = self.attn(q, context, context, key_padding_mask=~valid, need_weights=False)
+            x = self.norm1(query + self.drop(out.squeeze(1)))
+            return self.norm2(x + self.drop(self.ffn(x)))
+        qn, ctx = self.norm1(q), self.norm1(context)
+        out, _ = self.attn(qn, ctx, ctx, key_padding_mask=~valid, need_weights=False)
+        x = query + self.drop(out.squeeze(1))
+        return x + self.drop(self.ffn(self.norm2(x)))

@@ -17,14 +17,15 @@ class TokenReasoningLayer(MultiHeadAttentionalFusion):
     The global token (image [CLS] / text [EOT]) attends to all valid tokens
     of the same input, then goes through the FFN. Only the read slot's
     output is used, so only that slot is computed: the result equals
-    ``nn.TransformerEncoderLayer(norm_first=False)`` applied to all tokens
-    and indexed at the slot, at a fraction of the cost.
+    ``nn.TransformerEncoderLayer(norm_first=norm_first)`` applied to all
+    tokens and indexed at the slot, at a fraction of the cost.
 
     Args:
         embed_dims (int): Token size D.
         num_heads (int): Attention heads. Defaults to 8.
         ffn_ratio (float): FFN hidden size / D. Defaults to 4.0.
         dropout (float): Dropout. Defaults to 0.0.
+        norm_first (bool): Pre-norm (True, default) or post-norm layer.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -34,10 +35,17 @@ class TokenReasoningLayer(MultiHeadAttentionalFusion):
         num_heads: int = 8,
         ffn_ratio: float = 4.0,
         dropout: float = 0.0,
+        norm_first: bool = True,
         init_cfg: Optional[dict] = None,
     ) -> None:
         super().__init__(
-            embed_dims, num_heads, ffn_ratio, dropout, include_query=False, init_cfg=init_cfg
+            embed_dims,
+            num_heads,
+            ffn_ratio,
+            dropout,
+            include_query=False,
+            norm_first=norm_first,
+            init_cfg=init_cfg,
         )
 
     def forward(
