@@ -1,0 +1,141 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""A local web page to search an indexed gallery by text (127.0.0.1 only).
+
+    python tools/search.py index --config CONFIG --checkpoint CKPT --images DIR --index-dir OUT
+    python tools/serve.py --config CONFIG --checkpoint CKPT --index-dir OUT [--port 8765]
+    # then open http://127.0.0.1:8765/ (or /?q=a+person+in+a+red+jacket)
+
+Routes: ``/`` the page (no external JS/CSS), ``/api/search?q=TEXT&k=10`` JSON
+results, ``/image/ID`` the gallery image of index row ID.
+"""
+
+import argparse
+import json
+import mimetypes
+import os.path as osp
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from tpr_mm.apis import GalleryIndex, TextImageInferencer
+
+HOST = '127.0.0.1'
+MAX_K = 100
+PAGE = osp.join(osp.dirname(osp.abspath(__file__)), 'serve_page.html')
+
+
+class SearchService:
+    """Inferencer + index behind a lock (one forward pass at a time)."""
+
+    def __init__(self, inferencer: TextImageInferencer, index: GalleryIndex) -> None:
+        self.inferencer, self.index = inferencer, index
+        self.lock = threading.Lock()
+
+    def search(self, query: str, k: int) -> dict:
+        start = time.perf_counter()
+        with self.lock:
+            scores, ids = self.index.search(self.inferencer.encode_texts([query]), k)
+        results = [
+            dict(
+                rank=r + 1,
+                id=int(i),
+                score=round(float(s), 4),
+                name=osp.basename(self.index.paths[i]),
+                path=self.index.paths[i],
+                image=f'/image/{int(i)}',
+            )
+            for r, (s, i) in enumerate(zip(scores[0], ids[0]))
+            if i >= 0
+        ]
+        return dict(
+            query=query,
+            k=k,
+            gallery_size=self.index.ntotal,
+            results=results,
+            elapsed_ms=round(1000 * (time.perf_counter() - start), 1),
+        )
+
+
+def make_handler(service: SearchService, page: bytes, default_k: int):
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header('Content-Type', ctype)
+            self.send_header('Content-Length', str(len(body)))
+            self.send_header('Cache-Control', 'no-store')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, obj: dict) -> None:
+            self._send(status, json.dumps(obj).encode(), 'application/json')
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            url = urlparse(self.path)
+            if url.path in ('/', '/index.html'):
+                return self._send(200, page, 'text/html; charset=utf-8')
+            if url.path == '/api/search':
+                params = parse_qs(url.query)
+                query = params.get('q', [''])[0].strip()
+                if not query:
+                    return self._json(400, dict(error='empty query: pass ?q=description'))
+                try:
+                    k = int(params.get('k', [default_k])[0])
+                except ValueError:
+                    return self._json(400, dict(error='k must be an integer'))
+                return self._json(200, service.search(query, max(1, min(k, MAX_K))))
+            if url.path.startswith('/image/'):
+                return self._image(url.path[len('/image/') :])
+            return self._json(404, dict(error=f'no such page: {url.path}'))
+
+        def _image(self, key: str) -> None:
+            # Only index rows are served, never arbitrary paths.
+            if not key.isdigit() or int(key) >= service.index.ntotal:
+                return self._json(404, dict(error=f'no gallery image {key!r}'))
+            path = service.index.paths[int(key)]
+            try:
+                with open(path, 'rb') as f:
+                    body = f.read()
+            except OSError:
+                return self._json(404, dict(error=f'gallery image {key} is unreadable'))
+            self._send(200, body, mimetypes.guess_type(path)[0] or 'application/octet-stream')
+
+        def log_message(self, fmt: str, *args) -> None:
+            sys.stderr.write(f'[serve] {self.address_string()} {fmt % args}\n')
+
+    return Handler
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', required=True)
+    parser.add_argument('--checkpoint', required=True)
+    parser.add_argument('--index-dir', required=True, help='built by tools/search.py index')
+    parser.add_argument('--port', type=int, default=8765, help='0 picks a free port')
+    parser.add_argument('-k', type=int, default=10, help='results per query by default')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    inferencer = TextImageInferencer(args.config, args.checkpoint, device=args.device)
+    index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
+    with open(PAGE, 'rb') as f:
+        page = f.read()
+    server = ThreadingHTTPServer(
+        (HOST, args.port), make_handler(SearchService(inferencer, index), page, args.k)
+    )
+    print(f'serving {index.ntotal} images on http://{HOST}:{server.server_port}/', flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == '__main__':
+    main()

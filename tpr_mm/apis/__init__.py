@@ -1,0 +1,18 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Inference APIs: encode with a trained model, index a gallery, search it by text."""
+
+from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
+from .image_search import index_image_folder, list_images, search_text
+from .inferencer import TextImageInferencer
+from .result_grid import draw_result_grid
+
+__all__ = [
+    'GalleryIndex',
+    'FingerprintMismatchError',
+    'ivfpq_factory',
+    'TextImageInferencer',
+    'index_image_folder',
+    'list_images',
+    'search_text',
+    'draw_result_grid',
+]

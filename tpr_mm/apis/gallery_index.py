@@ -1,0 +1,328 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""A faiss index over gallery embeddings that remembers which model made them."""
+
+import json
+import math
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import faiss
+import numpy as np
+from mmengine.logging import print_log
+
+INDEX_FILE = 'index.faiss'
+META_FILE = 'index_meta.json'
+META_VERSION = 1
+
+
+class FingerprintMismatchError(ValueError):
+    """The index was built by another model than the one querying it."""
+
+
+def ivfpq_factory(
+    num_vectors: int, dim: int, max_nlist: int = 4096, pq_bytes: int = 64, refine: str = 'RFlat'
+) -> str:
+    """faiss factory string of an IVF-PQ index sized for ``num_vectors``.
+
+    ``nlist`` is the power of two nearest ``4 * sqrt(N)`` (capped at
+    ``max_nlist`` and at ``N / 39`` so k-means has enough points per centroid);
+    PQ uses up to ``pq_bytes`` sub-quantizers of at least 4 dimensions each
+    (the largest divisor of ``dim`` allowed) of 8 bits, or fewer bits when
+    there are under 256 vectors.
+
+    Args:
+        num_vectors (int): Vectors the index is trained on.
+        dim (int): Embedding dimension.
+        max_nlist (int): Most inverted lists. Defaults to 4096.
+        pq_bytes (int): Target PQ code size. Defaults to 64.
+        refine (str): ``'RFlat'`` re-ranks candidates with exact vectors,
+            ``'Refine(SQ8)'`` with 8-bit scalar-quantized ones, ``''`` not at all.
+
+    Returns:
+        str: e.g. ``'IVF4096,PQ64x8,RFlat'`` for 1M 512-d vectors.
+    """
+    if num_vectors < 1 or dim < 1:
+        raise ValueError(
+            f'ivfpq_factory needs num_vectors >= 1 and dim >= 1, got {num_vectors} and {dim}'
+        )
+    nlist = 2 ** round(math.log2(max(1.0, 4 * math.sqrt(num_vectors))))
+    nlist = max(1, min(nlist, max_nlist, num_vectors // 39))
+    m = max(d for d in range(1, max(1, min(pq_bytes, dim // 4)) + 1) if dim % d == 0)
+    nbits = max(1, min(8, int(math.log2(num_vectors))))
+    spec = f'IVF{nlist},PQ{m}x{nbits}'
+    return f'{spec},{refine}' if refine else spec
+
+
+def _gpu_available() -> bool:
+    return hasattr(faiss, 'StandardGpuResources') and faiss.get_num_gpus() > 0
+
+
+class GalleryIndex:
+    """Inner-product search over gallery embeddings, saved with its model's identity.
+
+    Vectors are L2-normalised on the way in (``normalize=True``) so scores are
+    cosine similarities. ``index_type`` is ``'flat'`` (exact, the default),
+    ``'ivfpq'`` (IVF-PQ with exact re-ranking, sized by :func:`ivfpq_factory`
+    when first trained) or any faiss factory string. Row ``i`` of the index is
+    ``paths[i]``. A GPU copy is used for search when faiss has GPUs.
+
+    Args:
+        dim (int): Embedding dimension D.
+        index_type (str): ``'flat'``, ``'ivfpq'`` or a faiss factory string.
+        fingerprint (dict, optional): Identity of the encoder (see
+            :meth:`TextImageInferencer.fingerprint`); saved and checked on load.
+        nprobe (int): Inverted lists visited per query (IVF only).
+        k_factor (int): Re-rank ``k * k_factor`` candidates (refine only);
+            cheap (exact dot products) and worth it: see ``docs/search.md``.
+        normalize (bool): L2-normalise added and query vectors.
+        use_gpu (bool, optional): None = when faiss reports a GPU.
+        train_size (int): Vectors sampled to train an IVF/PQ index.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        index_type: str = 'flat',
+        fingerprint: Optional[dict] = None,
+        nprobe: int = 64,
+        k_factor: int = 30,
+        normalize: bool = True,
+        use_gpu: Optional[bool] = None,
+        train_size: int = 100_000,
+    ) -> None:
+        if dim < 1:
+            raise ValueError(f'GalleryIndex dim must be >= 1, got {dim}')
+        self.dim = int(dim)
+        self.index_type = index_type
+        self.fingerprint = fingerprint
+        self.nprobe, self.k_factor = int(nprobe), int(k_factor)
+        self.normalize = normalize
+        self.use_gpu = _gpu_available() if use_gpu is None else bool(use_gpu)
+        self.train_size = int(train_size)
+        self.paths: List[str] = []
+        self.index: Optional[faiss.Index] = None
+        self.factory: Optional[str] = None
+        self._gpu_index = None
+        self._gpu_res = None
+        if index_type not in ('flat', 'ivfpq'):
+            self._create(index_type)  # a bad factory string fails here, not later
+        elif index_type == 'flat':
+            self._create('Flat')
+
+    @property
+    def ntotal(self) -> int:
+        return 0 if self.index is None else int(self.index.ntotal)
+
+    def _create(self, factory: str) -> None:
+        try:
+            index = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:
+            raise ValueError(f'invalid faiss index factory string {factory!r}: {exc}') from None
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None and hasattr(faiss.downcast_index(ivf), 'do_polysemous_training'):
+            # Polysemous codes only serve Hamming pre-filtering, which search does not
+            # use; their training is a slow annealing (~40 s for PQ8 on 2,500 vectors here).
+            faiss.downcast_index(ivf).do_polysemous_training = False
+        self.index, self.factory = index, factory
+        self._apply_search_params()
+
+    def set_search_params(
+        self, nprobe: Optional[int] = None, k_factor: Optional[int] = None
+    ) -> None:
+        """Change the IVF lists visited and the re-ranking depth (saved too)."""
+        if nprobe is not None:
+            self.nprobe = int(nprobe)
+        if k_factor is not None:
+            self.k_factor = int(k_factor)
+        if self.index is not None:
+            self._apply_search_params()
+
+    def _apply_search_params(self) -> None:
+        ivf = faiss.try_extract_index_ivf(self.index)
+        if ivf is not None:
+            ivf.nprobe = min(self.nprobe, ivf.nlist)
+        if isinstance(self.index, faiss.IndexRefine):
+            self.index.k_factor = float(self.k_factor)
+        self._gpu_index = None
+
+    def _check(self, vectors: np.ndarray, what: str) -> np.ndarray:
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f'{what} must have shape (N, {self.dim}), got {vectors.shape}')
+        if not np.isfinite(vectors).all():
+            bad = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+            raise ValueError(f'{what} row {bad} contains NaN or Inf')
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.normalize:
+            vectors = vectors.copy()
+            faiss.normalize_L2(vectors)
+        return vectors
+
+    def build(self, vectors: np.ndarray, paths: Optional[Sequence[str]] = None) -> 'GalleryIndex':
+        """Replace the contents with ``vectors`` (N, D), training if needed."""
+        self.paths = []
+        if self.index_type == 'ivfpq':
+            self.index = None
+        else:
+            self._create(self.factory)
+        return self.add(vectors, paths)
+
+    def add(self, vectors: np.ndarray, paths: Optional[Sequence[str]] = None) -> 'GalleryIndex':
+        """Append ``vectors`` (N, D) labelled ``paths`` (default: their row ids).
+
+        The first call trains an untrained index (IVF, PQ) on a random subset
+        of at most ``train_size`` of these vectors; later calls only encode the
+        new vectors with the trained quantizers.
+        """
+        vectors = self._check(vectors, 'gallery vectors')
+        if paths is None:
+            paths = [str(i) for i in range(self.ntotal, self.ntotal + len(vectors))]
+        if len(paths) != len(vectors):
+            raise ValueError(f'got {len(vectors)} gallery vectors but {len(paths)} paths')
+        if len(vectors) == 0:
+            return self
+        if self.index is None:
+            self._create(ivfpq_factory(len(vectors), self.dim))
+        if not self.index.is_trained:
+            rng = np.random.default_rng(0)
+            take = min(len(vectors), self.train_size)
+            sample = vectors[np.sort(rng.choice(len(vectors), take, replace=False))]
+            self.index.train(sample)
+            self._apply_search_params()
+        self.index.add(vectors)
+        self.paths.extend(str(p) for p in paths)
+        self._gpu_index = None
+        return self
+
+    def _searcher(self) -> faiss.Index:
+        if not self.use_gpu:
+            return self.index
+        if self._gpu_index is None:
+            try:
+                self._gpu_res = faiss.StandardGpuResources()
+                self._gpu_index = faiss.index_cpu_to_gpu(self._gpu_res, 0, self.index)
+            except (RuntimeError, AttributeError) as exc:
+                print_log(
+                    f'GalleryIndex: {self.factory} cannot move to the GPU ({exc}); '
+                    'searching on the CPU',
+                    logger='current',
+                    level=30,
+                )
+                self.use_gpu = False
+                return self.index
+        return self._gpu_index
+
+    def search(self, queries: np.ndarray, k: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows for each query.
+
+        Args:
+            queries (np.ndarray): (Q, D) query embeddings.
+            k (int): Results per query (at most ``ntotal``).
+
+        Returns:
+            tuple: scores (Q, k') float32 descending and ids (Q, k') int64,
+            ``k' = min(k, ntotal)``; id -1 marks a missing result.
+        """
+        if self.ntotal == 0:
+            raise RuntimeError('the gallery index is empty; add images before searching')
+        queries = self._check(queries, 'query vectors')
+        k = min(int(k), self.ntotal)
+        if k < 1:
+            raise ValueError(f'k must be >= 1, got {k}')
+        scores, ids = self._searcher().search(queries, k)
+        return scores, ids
+
+    def search_paths(self, queries: np.ndarray, k: int = 10) -> List[List[Tuple[str, float]]]:
+        """Like :meth:`search` but each result is ``(path, score)``."""
+        scores, ids = self.search(queries, k)
+        return [
+            [(self.paths[i], float(s)) for s, i in zip(row_s, row_i) if i >= 0]
+            for row_s, row_i in zip(scores, ids)
+        ]
+
+    def save(self, index_dir: str) -> None:
+        """Write ``index.faiss`` and ``index_meta.json`` (paths, fingerprint)."""
+        if self.index is None:
+            raise RuntimeError('nothing to save: the index was never built')
+        os.makedirs(index_dir, exist_ok=True)
+        meta = dict(
+            version=META_VERSION,
+            dim=self.dim,
+            index_type=self.index_type,
+            factory=self.factory,
+            nprobe=self.nprobe,
+            k_factor=self.k_factor,
+            normalize=self.normalize,
+            train_size=self.train_size,
+            fingerprint=self.fingerprint,
+            ntotal=self.ntotal,
+            paths=self.paths,
+        )
+        # Write to temporary names first so a crash never leaves a mismatched pair.
+        faiss.write_index(self.index, osp.join(index_dir, INDEX_FILE + '.tmp'))
+        with open(osp.join(index_dir, META_FILE + '.tmp'), 'w') as f:
+            json.dump(meta, f)
+        os.replace(osp.join(index_dir, INDEX_FILE + '.tmp'), osp.join(index_dir, INDEX_FILE))
+        os.replace(osp.join(index_dir, META_FILE + '.tmp'), osp.join(index_dir, META_FILE))
+
+    @classmethod
+    def load(
+        cls, index_dir: str, fingerprint: Optional[dict] = None, use_gpu: Optional[bool] = None
+    ) -> 'GalleryIndex':
+        """Read an index saved by :meth:`save`.
+
+        Args:
+            index_dir (str): Folder with ``index.faiss`` and ``index_meta.json``.
+            fingerprint (dict, optional): Identity of the model about to query
+                the index; a different one raises
+                :class:`FingerprintMismatchError`.
+            use_gpu (bool, optional): See the class.
+        """
+        meta_path, index_path = osp.join(index_dir, META_FILE), osp.join(index_dir, INDEX_FILE)
+        for path in (meta_path, index_path):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'no gallery index in {index_dir}: {path} is missing')
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if meta.get('version') != META_VERSION:
+            raise ValueError(f'{meta_path}: unsupported index version {meta.get("version")!r}')
+        if fingerprint is not None:
+            check_fingerprint(meta.get('fingerprint'), fingerprint, index_dir)
+        self = cls(
+            meta['dim'],
+            'flat',
+            fingerprint=meta.get('fingerprint'),
+            nprobe=meta['nprobe'],
+            k_factor=meta['k_factor'],
+            normalize=meta['normalize'],
+            use_gpu=use_gpu,
+            train_size=meta.get('train_size', 100_000),
+        )
+        self.index_type, self.factory = meta['index_type'], meta['factory']
+        self.index = faiss.read_index(index_path)
+        self.paths = list(meta['paths'])
+        if self.index.ntotal != len(self.paths) or self.index.d != self.dim:
+            raise ValueError(
+                f'{index_dir}: {INDEX_FILE} holds {self.index.ntotal} vectors of '
+                f'dim {self.index.d} but {META_FILE} lists {len(self.paths)} '
+                f'paths of dim {self.dim}; rebuild the index'
+            )
+        self._apply_search_params()
+        return self
+
+
+def check_fingerprint(saved: Optional[dict], current: dict, where: str) -> None:
+    """Raise :class:`FingerprintMismatchError` naming each differing field."""
+    saved = saved or {}
+    diffs = [
+        f'{key}: index has {saved.get(key)!r}, model has {current.get(key)!r}'
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key) != current.get(key)
+    ]
+    if diffs:
+        raise FingerprintMismatchError(
+            f'the gallery index in {where} was built by a different model; rebuild it with '
+            'this config and checkpoint (tools/search.py index ...). Differences: '
+            + '; '.join(diffs)
+        )
