@@ -1,43 +1,83 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Naive full-sort retrieval metrics: the oracle for tests and benchmarks."""
+"""Naive full-sort retrieval metrics (IRRA-style): the oracle for tests and benchmarks."""
+
+import logging
 from typing import Dict, Sequence
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
 
-def naive_rank_metrics(similarity, query_ids, gallery_ids,
-                       ks: Sequence[int] = (1, 5, 10)) -> Dict[str, float]:
-    """Rank-k, mAP and mINP by fully sorting every row (the field's evaluator).
+def _tensor(x) -> torch.Tensor:
+    return x if torch.is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))
 
-    A stable descending argsort of the whole (Q, G) matrix: among equal
-    scores the lower gallery index ranks first. Float64 arithmetic. Memory
-    and time grow as Q×G×log G — use :func:`rank_metrics` for real work.
+
+def naive_rank_metrics(
+    similarity,
+    query_ids,
+    gallery_ids,
+    ks: Sequence[int] = (1, 5, 10),
+    allow_no_positive: bool = False,
+) -> Dict[str, float]:
+    """Rank-k, mAP and mINP (percent) by fully sorting every row.
+
+    Literal implementation of the definitions: a stable descending argsort of
+    the whole (Q, G) matrix (equal scores: lower gallery index first), the
+    (Q, G) match matrix in ranked order and its cumulative sum. Per query:
+    Rank-k hit = any match in the first k (k > G clipped to G); AP = mean over
+    matches of (matches so far) / rank, over the full ranking; INP = P / rank
+    of the last match. Float64 arithmetic. Time O(Q·G·log G) and memory of
+    several Q×G arrays — use :func:`rank_metrics` for real work.
 
     Args:
-        similarity: (Q, G) scores, array or tensor.
-        query_ids: (Q,) identities of the queries.
-        gallery_ids: (G,) identities of the gallery items.
-        ks (Sequence[int]): Ranks reported as ``R{k}``.
+        similarity (Tensor | np.ndarray): (Q, G) scores, higher is better.
+        query_ids: (Q,) integer identities.
+        gallery_ids: (G,) integer identities.
+        ks (Sequence[int]): Reported as ``R{k}``.
+        allow_no_positive (bool): Exclude (with a warning) queries without
+            positives instead of raising ``ValueError``.
 
     Returns:
-        dict: ``R{k}`` for each k, ``mAP`` and ``mINP``, in percent.
+        dict[str, float]: ``R{k}`` for each k, ``mAP`` and ``mINP``.
     """
-    sim = torch.as_tensor(np.asarray(similarity), dtype=torch.float64)
-    q = torch.as_tensor(np.asarray(query_ids)).long()
-    g = torch.as_tensor(np.asarray(gallery_ids)).long()
-    order = torch.sort(sim, dim=1, descending=True, stable=True).indices
-    matches = (g[order] == q[:, None]).double()
+    sim = _tensor(similarity)
+    if sim.dim() != 2 or not sim.is_floating_point():
+        raise ValueError(
+            f'similarity must be a 2-D float matrix, got {tuple(sim.shape)} {sim.dtype}'
+        )
+    if bool(torch.isnan(sim).any()):
+        raise ValueError(f'similarity has {int(torch.isnan(sim).sum())} NaN scores')
+    q = _tensor(query_ids).reshape(-1).long().to(sim.device)
+    g = _tensor(gallery_ids).reshape(-1).long().to(sim.device)
+    if sim.shape != (len(q), len(g)):
+        raise ValueError(
+            f'similarity {tuple(sim.shape)} does not match {len(q)} query ids '
+            f'and {len(g)} gallery ids'
+        )
+    order = torch.argsort(sim, dim=1, descending=True, stable=True)
+    matches = g[order] == q[:, None]
+    del order
     num_pos = matches.sum(1)
-    if (num_pos == 0).any():
-        raise ValueError(f'{int((num_pos == 0).sum())} queries have no positive gallery item')
-    ranks = torch.arange(1, sim.shape[1] + 1, dtype=torch.float64)
-    hits = matches.cumsum(1)
-    out = {f'R{k}': float((hits[:, min(k, sim.shape[1]) - 1] > 0).double().mean() * 100)
-           for k in ks}
-    precision = hits / ranks
-    ap = (precision * matches).sum(1) / num_pos
-    last = (matches * ranks).max(1).values
-    out['mAP'] = float(ap.mean() * 100)
-    out['mINP'] = float((num_pos / last).mean() * 100)
+    missing = int((num_pos == 0).sum())
+    if missing and not allow_no_positive:
+        raise ValueError(f'{missing} of {len(q)} queries have no positive gallery item')
+    if missing:
+        print_log(
+            f'{missing} queries without positives excluded', logger='current', level=logging.WARNING
+        )
+        matches, num_pos = matches[num_pos > 0], num_pos[num_pos > 0]
+    if len(matches) == 0:
+        raise ValueError('no query has a positive gallery item')
+    hits = matches.cumsum(1)  # matches so far at every rank
+    out = {}
+    for k in ks:
+        out[f'R{k}'] = 100.0 * float((hits[:, min(k, len(g)) - 1] > 0).double().mean())
+    row, col = matches.nonzero(as_tuple=True)  # every positive, in rank order
+    rank = col.double() + 1
+    ap = torch.zeros(len(matches), dtype=torch.float64, device=sim.device)
+    ap.index_add_(0, row, hits[row, col].double() / rank)
+    out['mAP'] = 100.0 * float((ap / num_pos.double()).mean())
+    last = torch.zeros_like(ap).scatter_reduce_(0, row, rank, 'amax')
+    out['mINP'] = 100.0 * float((num_pos.double() / last).mean())
     return out
