@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Every leaf config parses, names registered components and builds its model."""
+
 import glob
 import os
 
@@ -16,6 +17,9 @@ CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', '*.py')))
 def _strip_pretrained(cfg) -> None:
     """Weights are not available offline: build every backbone randomly initialised."""
     if isinstance(cfg, dict):
+        if cfg.get('type') == 'HFBertBackbone' and isinstance(cfg.get('pretrained'), str):
+            # Same architecture, random init: BertConfig's defaults are BERT-base.
+            cfg['config'] = cfg.get('config') or {}
         for key, value in cfg.items():
             if key in ('pretrained', 'teacher_checkpoint', 'checkpoint') and isinstance(value, str):
                 cfg[key] = None

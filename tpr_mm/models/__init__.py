@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Models: backbones, heads, losses, retrievers and clustering."""
-from .backbones import *  # noqa: F401,F403
+
+from .backbones import HFBertBackbone, OpenCLIPBackbone
 from .clustering import cluster_pseudo_labels
 from .data_preprocessors import TextReIDDataPreprocessor
 from .fusion import MultiHeadAttentionalFusion, TokenReasoningLayer
@@ -11,8 +12,20 @@ from .necks import MGFNeck
 from .retrievers import TextImageRetriever
 
 __all__ = [
-    'TextImageRetriever', 'GlobalMatchingHead', 'TextReIDDataPreprocessor', 'SDMLoss',
-    'ITCLoss', 'IDLoss', 'sdm_loss', 'itc_loss', 'id_loss', 'cluster_pseudo_labels',
-    'OpenCLIPBackbone', 'PrototypeMemory', 'MultiHeadAttentionalFusion', 'TokenReasoningLayer',
-    'MGFNeck'
+    'TextImageRetriever',
+    'GlobalMatchingHead',
+    'TextReIDDataPreprocessor',
+    'SDMLoss',
+    'ITCLoss',
+    'IDLoss',
+    'sdm_loss',
+    'itc_loss',
+    'id_loss',
+    'cluster_pseudo_labels',
+    'OpenCLIPBackbone',
+    'PrototypeMemory',
+    'MultiHeadAttentionalFusion',
+    'TokenReasoningLayer',
+    'MGFNeck',
+    'HFBertBackbone',
 ]
