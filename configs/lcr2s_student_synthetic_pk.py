@@ -6,6 +6,6 @@ model = dict(
     teacher_checkpoint='work_dirs/lcr2s_teacher_synthetic_pk',
 )
 train_dataloader = dict(
-    sampler=dict(_delete_=True, type='IdentitySampler', num_instances=4),
+    sampler=dict(_delete_=True, type='IdentitySampler', num_instances=8),
     dataset=dict(num_img_support=0, num_text_support=0),
 )

@@ -52,6 +52,7 @@ def data_root(tmp_path_factory):
 def test_identity_sampler_config_gives_in_batch_supports(data_root, tmp_path):
     init_default_scope('tpr_mm')
     cfg = _tiny('lcr2s_teacher_synthetic_pk.py', str(tmp_path), data_root)
+    cfg.train_dataloader.sampler.num_instances = 4  # batch of 8 = 2 identities x 4 pairs
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     batch = next(iter(loader))
     samples = batch['data_samples']
