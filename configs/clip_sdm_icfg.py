@@ -5,9 +5,13 @@ _base_ = [
     './_base_/schedules/irra_60e.py',
     './_base_/default_runtime.py',
 ]
-model = dict(head=dict(losses=[
-    dict(type='SDMLoss', temperature=0.02, loss_weight=1.0),
-    dict(type='IDLoss', in_channels=512, num_classes=3102, loss_weight=1.0),
-]))
+model = dict(
+    head=dict(
+        losses=[
+            dict(type='SDMLoss', temperature=0.02, loss_weight=1.0),
+            dict(type='IDLoss', in_channels=512, num_classes=3102, loss_weight=1.0),
+        ]
+    )
+)
 # No validation split: keep the last checkpoint (model selection on test is not allowed).
 default_hooks = dict(checkpoint=dict(save_best=None))

@@ -1,8 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Evaluate a checkpoint on the config's test split.
 
-    python tools/test.py CONFIG CHECKPOINT [--out rankings.json] [--work-dir DIR]
+python tools/test.py CONFIG CHECKPOINT [--out rankings.json] [--work-dir DIR]
 """
+
 import argparse
 import os
 import os.path as osp
@@ -14,16 +15,33 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a text-to-image person retrieval model')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='write each query\'s top-10 gallery images to this JSON')
+    parser.add_argument('--out', help="write each query's top-10 gallery images to this JSON")
     parser.add_argument('--work-dir', help='where the test log goes')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config entries'
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def use_gloo_without_cuda(cfg: Config) -> None:
+    """NCCL needs GPUs: fall back to gloo for distributed runs on CPU."""
+    import torch
+
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
 
 
 def main() -> None:
@@ -32,6 +50,7 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    use_gloo_without_cuda(cfg)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -44,15 +63,20 @@ def main() -> None:
     cfg.optim_wrapper = None
     cfg.param_scheduler = None
     if args.out:
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
-            else [cfg.test_evaluator]
+        evaluators = (
+            cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        )
         for evaluator in evaluators:
             if evaluator.get('type') == 'TextImageRetrievalMetric':
                 evaluator['ranking_file'] = args.out
     from tpr_mm.registry import RUNNERS
+
     runner = RUNNERS.build(cfg)
     metrics = runner.test()
-    print(results_table(metrics, args.checkpoint))
+    from mmengine.dist import is_main_process
+
+    if is_main_process():  # every rank holds the same (gathered) metrics
+        print(results_table(metrics, args.checkpoint))
 
 
 def results_table(metrics: dict, checkpoint: str) -> str:

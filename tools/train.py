@@ -1,9 +1,10 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Train a tpr_mm model: config in, MMEngine runner out.
 
-    python tools/train.py configs/clip_sdm_synthetic.py [--work-dir DIR]
-        [--resume [CKPT]] [--amp] [--cfg-options key=value ...]
+python tools/train.py configs/clip_sdm_synthetic.py [--work-dir DIR]
+    [--resume [CKPT]] [--amp] [--cfg-options key=value ...]
 """
+
 import argparse
 import os
 import os.path as osp
@@ -15,18 +16,43 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a text-to-image person retrieval model')
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the work dir '
-                        'when no path is given')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from CKPT, or from the latest checkpoint in the work dir '
+        'when no path is given',
+    )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_epochs=5')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. train_cfg.max_epochs=5',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def use_gloo_without_cuda(cfg: Config) -> None:
+    """NCCL needs GPUs: fall back to gloo for distributed runs on CPU."""
+    import torch
+
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
@@ -38,8 +64,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    use_gloo_without_cuda(cfg)
     if args.amp:
         from tpr_mm.engine.optim_wrappers import amp_optim_wrapper_cfg
+
         cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
@@ -54,6 +82,7 @@ def main() -> None:
     args = parse_args()
     cfg = build_cfg(args)
     from tpr_mm.registry import RUNNERS
+
     runner = RUNNERS.build(cfg)
     runner.train()
 

@@ -7,10 +7,18 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Model selection on the *validation* split (never test); see docs/faq.md.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='t2i/R1',
-                    rule='greater', save_last=True),
+    # TPRCheckpointHook = MMEngine's CheckpointHook, crash-safe (docs/reliability.md).
+    checkpoint=dict(
+        type='TPRCheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best='t2i/R1',
+        rule='greater',
+        save_last=True,
+    ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# TPRRunner also adds RNGStateHook (exact resume) and DataIssueReportHook when absent.
 custom_hooks = [dict(type='FiniteLossHook')]
 
 env_cfg = dict(
@@ -25,4 +33,7 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 load_from = None
 resume = False
+# Loading a checkpoint whose parameter shapes differ from the model's is an error;
+# True loads the fitting tensors and keeps the others at their initial values.
+allow_shape_mismatch = False
 randomness = dict(seed=0, deterministic=False)

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """End to end: train -> checkpoint -> resume -> test through the real tools."""
+
 import json
 import os
 import subprocess
@@ -16,8 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _run(args):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable] + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -44,8 +46,18 @@ def test_train_writes_epoch_and_best_checkpoints(trained):
 
 def test_resume_continues_from_last_checkpoint(trained):
     _, cfg_path, work, _ = trained
-    proc = _run([os.path.join(ROOT, 'tools', 'train.py'), cfg_path, '--work-dir', work,
-                 '--resume', '--cfg-options', 'train_cfg.max_epochs=3', 'log_level=INFO'])
+    proc = _run(
+        [
+            os.path.join(ROOT, 'tools', 'train.py'),
+            cfg_path,
+            '--work-dir',
+            work,
+            '--resume',
+            '--cfg-options',
+            'train_cfg.max_epochs=3',
+            'log_level=INFO',
+        ]
+    )
     assert 'resumed epoch: 2' in (proc.stdout + proc.stderr).lower()
     assert os.path.isfile(os.path.join(work, 'epoch_3.pth'))
 
@@ -53,9 +65,17 @@ def test_resume_continues_from_last_checkpoint(trained):
 def test_test_tool_reports_metrics_and_writes_rankings(trained):
     _, cfg_path, work, base = trained
     out = str(base / 'rankings.json')
-    proc = _run([os.path.join(ROOT, 'tools', 'test.py'), cfg_path,
-                 os.path.join(work, 'epoch_2.pth'), '--work-dir', str(base / 'test'),
-                 '--out', out])
+    proc = _run(
+        [
+            os.path.join(ROOT, 'tools', 'test.py'),
+            cfg_path,
+            os.path.join(work, 'epoch_2.pth'),
+            '--work-dir',
+            str(base / 'test'),
+            '--out',
+            out,
+        ]
+    )
     assert 't2i/R1' in proc.stdout + proc.stderr
     with open(out) as f:
         rankings = json.load(f)

@@ -6,6 +6,7 @@
 
 The rankings file is written by ``tools/test.py CONFIG CKPT --out FILE``.
 """
+
 import argparse
 import json
 import random
@@ -34,8 +35,9 @@ def draw_grid(records: list, topk: int = 10) -> Image.Image:
             x = PAD + col * (THUMB_W + 2 * FRAME + PAD)
             top = y + text_h
             colour = (0, 170, 0) if hit['pid'] == rec['query_pid'] else (220, 0, 0)
-            draw.rectangle([x, top, x + THUMB_W + 2 * FRAME - 1, top + THUMB_H + 2 * FRAME - 1],
-                           fill=colour)
+            draw.rectangle(
+                [x, top, x + THUMB_W + 2 * FRAME - 1, top + THUMB_H + 2 * FRAME - 1], fill=colour
+            )
             try:
                 with Image.open(hit['img_path']) as img:
                     thumb = img.convert('RGB').resize((THUMB_W, THUMB_H))

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Datasets, transforms and the synthetic dataset generator."""
+
 from .base_text_reid import BaseTextReIDDataset
 from .cuhk_pedes import CUHKPEDES
 from .icfg_pedes import ICFGPEDES
@@ -8,12 +9,33 @@ from .samplers import IdentitySampler
 from .support_set_dataset import SupportSetDataset
 from .synthetic import generate_synthetic_pedes, synthetic_params_match
 from .synthetic_pedes import SyntheticPEDES
-from .transforms import (LoadPersonImage, PackTextReIDInputs, PadRandomCrop, RandomErasingImage,
-                         RandomHorizontalFlip, ResizeImage, TokenizeCaption, tokenize_caption)
+from .transforms import (
+    LoadPersonImage,
+    PackTextReIDInputs,
+    PadRandomCrop,
+    RandomErasingImage,
+    RandomHorizontalFlip,
+    ResizeImage,
+    TokenizeCaption,
+    tokenize_caption,
+)
 
 __all__ = [
-    'BaseTextReIDDataset', 'CUHKPEDES', 'ICFGPEDES', 'RSTPReid', 'SyntheticPEDES',
-    'generate_synthetic_pedes', 'synthetic_params_match', 'LoadPersonImage', 'ResizeImage',
-    'RandomHorizontalFlip', 'PadRandomCrop', 'RandomErasingImage', 'TokenizeCaption',
-    'tokenize_caption', 'PackTextReIDInputs', 'SupportSetDataset', 'IdentitySampler'
+    'BaseTextReIDDataset',
+    'CUHKPEDES',
+    'ICFGPEDES',
+    'RSTPReid',
+    'SyntheticPEDES',
+    'generate_synthetic_pedes',
+    'synthetic_params_match',
+    'LoadPersonImage',
+    'ResizeImage',
+    'RandomHorizontalFlip',
+    'PadRandomCrop',
+    'RandomErasingImage',
+    'TokenizeCaption',
+    'tokenize_caption',
+    'PackTextReIDInputs',
+    'SupportSetDataset',
+    'IdentitySampler',
 ]

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """The synthetic pedestrian dataset, generated on first use."""
+
 from typing import Sequence
 
 from mmengine.dist import barrier, get_dist_info
@@ -36,20 +37,27 @@ class SyntheticPEDES(CUHKPEDES):
 
     METAINFO = dict(CUHKPEDES.METAINFO, dataset_name='SyntheticPEDES')
 
-    def __init__(self,
-                 data_root: str,
-                 num_train_ids: int = 120,
-                 num_val_ids: int = 30,
-                 num_test_ids: int = 40,
-                 images_per_id: int = 4,
-                 captions_per_image: int = 2,
-                 image_size: Sequence[int] = (128, 48),
-                 seed: int = 0,
-                 **kwargs) -> None:
-        params = dict(num_train_ids=num_train_ids, num_val_ids=num_val_ids,
-                      num_test_ids=num_test_ids, images_per_id=images_per_id,
-                      captions_per_image=captions_per_image, image_size=tuple(image_size),
-                      seed=seed)
+    def __init__(
+        self,
+        data_root: str,
+        num_train_ids: int = 120,
+        num_val_ids: int = 30,
+        num_test_ids: int = 40,
+        images_per_id: int = 4,
+        captions_per_image: int = 2,
+        image_size: Sequence[int] = (128, 48),
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        params = dict(
+            num_train_ids=num_train_ids,
+            num_val_ids=num_val_ids,
+            num_test_ids=num_test_ids,
+            images_per_id=images_per_id,
+            captions_per_image=captions_per_image,
+            image_size=tuple(image_size),
+            seed=seed,
+        )
         rank, _ = get_dist_info()
         if rank == 0 and not synthetic_params_match(data_root, **params):
             print_log(f'generating the synthetic dataset in {data_root} ...', logger='current')

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """The data sample that travels between datasets, models and metrics."""
+
 from mmengine.structures import BaseDataElement
 
 

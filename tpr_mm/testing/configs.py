@@ -1,31 +1,54 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Tiny, fast variants of real configs for tests and smoke runs."""
+
 import copy
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 
-TINY_SYNTHETIC = dict(num_train_ids=10, num_val_ids=4, num_test_ids=4, images_per_id=3,
-                      captions_per_image=2, image_size=(64, 24), seed=0)
+TINY_SYNTHETIC = dict(
+    num_train_ids=10,
+    num_val_ids=4,
+    num_test_ids=4,
+    images_per_id=3,
+    captions_per_image=2,
+    image_size=(64, 24),
+    seed=0,
+)
 
 
 def tiny_model_cfg(img_size=(32, 16), context_length: int = 24) -> dict:
     """A one-layer CLIP small enough to train a few iterations in seconds."""
     return dict(
         embed_dim=32,
-        vision_cfg=dict(image_size=tuple(img_size), patch_size=8, width=32, layers=1,
-                        head_width=16, mlp_ratio=2.0),
-        text_cfg=dict(context_length=context_length, vocab_size=49408, width=32, heads=2,
-                      layers=1, mlp_ratio=2.0))
+        vision_cfg=dict(
+            image_size=tuple(img_size),
+            patch_size=8,
+            width=32,
+            layers=1,
+            head_width=16,
+            mlp_ratio=2.0,
+        ),
+        text_cfg=dict(
+            context_length=context_length,
+            vocab_size=49408,
+            width=32,
+            heads=2,
+            layers=1,
+            mlp_ratio=2.0,
+        ),
+    )
 
 
-def shrink_config(cfg: Config,
-                  work_dir: str,
-                  data_root: str,
-                  max_epochs: int = 2,
-                  batch_size: int = 8,
-                  synthetic: Optional[dict] = None) -> Config:
+def shrink_config(
+    cfg: Config,
+    work_dir: str,
+    data_root: str,
+    max_epochs: int = 2,
+    batch_size: int = 8,
+    synthetic: Optional[dict] = None,
+) -> Config:
     """Make a synthetic-set config tiny: small data, small model, no workers.
 
     Every dataloader switches to ``data_root`` with :data:`TINY_SYNTHETIC`
@@ -57,8 +80,12 @@ def shrink_config(cfg: Config,
         _shrink_dataset(loader.dataset, data_root, params, img_size, ctx)
     backbone = cfg.model.get('backbone')
     if backbone is not None and backbone.get('type') == 'OpenCLIPBackbone':
-        backbone.update(img_size=img_size, context_length=ctx, pretrained=None,
-                        model_cfg=tiny_model_cfg(img_size, ctx))
+        backbone.update(
+            img_size=img_size,
+            context_length=ctx,
+            pretrained=None,
+            model_cfg=tiny_model_cfg(img_size, ctx),
+        )
     if cfg.get('train_cfg'):
         cfg.train_cfg.max_epochs = max_epochs
         if cfg.train_cfg.get('val_interval'):

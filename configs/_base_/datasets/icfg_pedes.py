@@ -8,8 +8,13 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train', modality='pair',
-                 pipeline={{_base_.train_pipeline}}),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        modality='pair',
+        pipeline={{_base_.train_pipeline}},
+    ),
 )
 # ICFG-PEDES has no validation split: train without validation (never select on test).
 val_dataloader = None
@@ -18,8 +23,13 @@ test_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', modality='text',
-                 pipeline={{_base_.test_pipeline}}),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        modality='text',
+        pipeline={{_base_.test_pipeline}},
+    ),
 )
 val_evaluator = None
 val_cfg = None

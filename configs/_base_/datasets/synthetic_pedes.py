@@ -1,8 +1,15 @@
 # The embedded synthetic dataset (written on first use; docs/get_started.md).
 dataset_type = 'SyntheticPEDES'
 data_root = 'data/synthetic'
-synthetic = dict(num_train_ids=120, num_val_ids=30, num_test_ids=40, images_per_id=4,
-                 captions_per_image=2, image_size=(128, 48), seed=0)
+synthetic = dict(
+    num_train_ids=120,
+    num_val_ids=30,
+    num_test_ids=40,
+    images_per_id=4,
+    captions_per_image=2,
+    image_size=(128, 48),
+    seed=0,
+)
 img_size = (64, 24)
 context_length = 64
 
@@ -25,24 +32,42 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train', modality='pair',
-                 pipeline=train_pipeline, **synthetic),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        modality='pair',
+        pipeline=train_pipeline,
+        **synthetic,
+    ),
 )
 val_dataloader = dict(
     batch_size=128,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='val', modality='text',
-                 pipeline=test_pipeline, **synthetic),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        modality='text',
+        pipeline=test_pipeline,
+        **synthetic,
+    ),
 )
 test_dataloader = dict(
     batch_size=128,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', modality='text',
-                 pipeline=test_pipeline, **synthetic),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        modality='text',
+        pipeline=test_pipeline,
+        **synthetic,
+    ),
 )
 val_evaluator = dict(type='TextImageRetrievalMetric')
 test_evaluator = val_evaluator

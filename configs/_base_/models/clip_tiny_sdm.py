@@ -10,10 +10,12 @@ model = dict(
         context_length=64,
         model_cfg=dict(
             embed_dim=128,
-            vision_cfg=dict(image_size=(64, 24), patch_size=8, width=128, layers=3, head_width=32,
-                            mlp_ratio=2.0),
-            text_cfg=dict(context_length=64, vocab_size=49408, width=128, heads=4, layers=3,
-                          mlp_ratio=2.0),
+            vision_cfg=dict(
+                image_size=(64, 24), patch_size=8, width=128, layers=3, head_width=32, mlp_ratio=2.0
+            ),
+            text_cfg=dict(
+                context_length=64, vocab_size=49408, width=128, heads=4, layers=3, mlp_ratio=2.0
+            ),
         ),
     ),
     head=dict(

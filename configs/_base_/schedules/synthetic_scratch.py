@@ -8,7 +8,13 @@ optim_wrapper = dict(
 )
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, end_factor=1.0, by_epoch=True, begin=0, end=2),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=1e-5, by_epoch=True, begin=2,
-         end=max_epochs),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 2,
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=2,
+        end=max_epochs,
+    ),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)

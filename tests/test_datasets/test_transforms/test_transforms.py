@@ -32,8 +32,9 @@ def test_load_resize_flip_crop_erase_pack(tmp_path):
     arr = rng.integers(0, 255, (37, 19, 3), dtype=np.uint8)
     path = tmp_path / 'a.png'
     Image.fromarray(arr).save(path)
-    res = _build(dict(type='LoadPersonImage'))(dict(img_path=str(path), caption='a man', pid=3,
-                                                    sample_idx=0))
+    res = _build(dict(type='LoadPersonImage'))(
+        dict(img_path=str(path), caption='a man', pid=3, sample_idx=0)
+    )
     assert np.array_equal(res['img'], arr)
     res = _build(dict(type='ResizeImage', size=(24, 11)))(res)
     expect = np.asarray(Image.fromarray(arr).resize((11, 24), Image.BILINEAR))
@@ -58,13 +59,16 @@ def test_load_resize_flip_crop_erase_pack(tmp_path):
 
 def test_text_only_items_pass_image_transforms():
     item = dict(caption='a woman in red', pid=1, sample_idx=4)
-    for cfg in (dict(type='LoadPersonImage'), dict(type='ResizeImage'),
-                dict(type='RandomHorizontalFlip'), dict(type='PadRandomCrop'),
-                dict(type='RandomErasingImage', prob=1.0)):
+    for cfg in (
+        dict(type='LoadPersonImage'),
+        dict(type='ResizeImage'),
+        dict(type='RandomHorizontalFlip'),
+        dict(type='PadRandomCrop'),
+        dict(type='RandomErasingImage', prob=1.0),
+    ):
         item = _build(cfg)(item)
     assert 'img' not in item
-    packed = _build(dict(type='PackTextReIDInputs'))(
-        _build(dict(type='TokenizeCaption'))(item))
+    packed = _build(dict(type='PackTextReIDInputs'))(_build(dict(type='TokenizeCaption'))(item))
     assert set(packed['inputs']) == {'text'}
 
 
@@ -72,9 +76,10 @@ def test_tokenize_rules():
     ids, truncated = tokenize_caption('A man in a RED coat.', 77)
     assert ids[0] == 49406 and not truncated
     eot = int(np.argmax(ids))
-    assert ids[eot] == 49407 and (ids[eot + 1:] == 0).all()
+    assert ids[eot] == 49407 and (ids[eot + 1 :] == 0).all()
     # Same ids as open_clip's tokenizer for ordinary captions.
     import open_clip
+
     ref = open_clip.tokenize(['A man in a RED coat.'], context_length=77)[0].numpy()
     assert np.array_equal(ids, ref)
     long = ' '.join(['word'] * 100)
@@ -96,10 +101,15 @@ def test_tokenize_transform_counts_truncation_and_names_empty_item():
 
 def test_preprocessor_normalises_and_stacks():
     from tpr_mm.registry import MODELS
+
     pre = MODELS.build(dict(type='TextReIDDataPreprocessor', mean=(10, 20, 30), std=(2, 4, 5)))
     img = torch.full((3, 4, 2), 40, dtype=torch.uint8)
-    out = pre(dict(inputs=dict(img=[img, img], text=[torch.arange(5), torch.arange(5)]),
-                   data_samples=[None, None]))
+    out = pre(
+        dict(
+            inputs=dict(img=[img, img], text=[torch.arange(5), torch.arange(5)]),
+            data_samples=[None, None],
+        )
+    )
     assert out['inputs']['img'].shape == (2, 3, 4, 2)
     assert torch.allclose(out['inputs']['img'][0, :, 0, 0], torch.tensor([15.0, 5.0, 2.0]))
     assert out['inputs']['text'].dtype == torch.long

@@ -28,7 +28,7 @@ def tiny_cpcl_cfg(work_dir, data_root, identity='drop', max_epochs=2, name='cpcl
     cfg.train_dataloader.dataset.identity = identity
     hook = cfg.custom_hooks[1]
     assert hook.type == 'PseudoLabelHook'
-    hook.update(cluster_cfg=TINY_CLUSTER, progress=False)
+    hook.update(cluster_cfg=TINY_CLUSTER, progress=False, start_epoch=0)
     # validation is covered by the e2e tests; keep these runs short
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.save_best = None

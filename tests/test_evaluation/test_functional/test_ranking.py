@@ -136,6 +136,13 @@ def test_thread_split_of_candidate_scan(monkeypatch):
     _assert_close(rank_metrics(sim, q_ids, g_ids, ks=KS), want)
 
 
+def test_many_candidates_split_rows(monkeypatch):
+    sim, q_ids, g_ids = _problem(19, 27, 89, 7, ties='quantised')
+    want = rank_metrics(sim, q_ids, g_ids, ks=KS)
+    monkeypatch.setattr(ranking, '_MAX_CANDIDATES', 10)  # forces recursive row halving
+    assert rank_metrics(sim, q_ids, g_ids, ks=KS) == want
+
+
 @pytest.mark.parametrize('chunk', [1, 7, 1000])
 def test_chunk_sizes_identical(chunk):
     sim, q_ids, g_ids = _problem(11, 25, 123, 10)

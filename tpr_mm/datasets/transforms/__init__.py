@@ -2,12 +2,26 @@
 from .bert_tokenize import BertTokenizeCaption
 from .formatting import PackTextReIDInputs
 from .loading import LoadPersonImage
-from .processing import (CLIP_MEAN, CLIP_STD, PadRandomCrop, RandomErasingImage,
-                         RandomHorizontalFlip, ResizeImage)
+from .processing import (
+    CLIP_MEAN,
+    CLIP_STD,
+    PadRandomCrop,
+    RandomErasingImage,
+    RandomHorizontalFlip,
+    ResizeImage,
+)
 from .tokenize import TokenizeCaption, tokenize_caption
 
 __all__ = [
-    'LoadPersonImage', 'ResizeImage', 'RandomHorizontalFlip', 'PadRandomCrop',
-    'RandomErasingImage', 'TokenizeCaption', 'tokenize_caption', 'PackTextReIDInputs',
-    'CLIP_MEAN', 'CLIP_STD', 'BertTokenizeCaption'
+    'LoadPersonImage',
+    'ResizeImage',
+    'RandomHorizontalFlip',
+    'PadRandomCrop',
+    'RandomErasingImage',
+    'TokenizeCaption',
+    'tokenize_caption',
+    'PackTextReIDInputs',
+    'CLIP_MEAN',
+    'CLIP_STD',
+    'BertTokenizeCaption',
 ]

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Packing pipeline results into model inputs and a data sample."""
+
 from typing import Sequence
 
 import numpy as np
@@ -23,10 +24,20 @@ class PackTextReIDInputs(BaseTransform):
             present.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('pid', 'image_id', 'caption_id', 'sample_idx',
-                                             'img_path', 'caption', 'modality', 'raw_id',
-                                             'pseudo_label')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = (
+            'pid',
+            'image_id',
+            'caption_id',
+            'sample_idx',
+            'img_path',
+            'caption',
+            'modality',
+            'raw_id',
+            'pseudo_label',
+        ),
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
@@ -37,9 +48,11 @@ class PackTextReIDInputs(BaseTransform):
         if 'text' in results:
             inputs['text'] = torch.as_tensor(results['text'], dtype=torch.long)
         if not inputs:
-            raise KeyError('PackTextReIDInputs found neither "img" nor "text" in the results; '
-                           'is LoadPersonImage or TokenizeCaption missing from the pipeline?')
+            raise KeyError(
+                'PackTextReIDInputs found neither "img" nor "text" in the results; '
+                'is LoadPersonImage or TokenizeCaption missing from the pipeline?'
+            )
         sample = TextReIDDataSample(
-            metainfo={k: results[k]
-                      for k in self.meta_keys if k in results})
+            metainfo={k: results[k] for k in self.meta_keys if k in results}
+        )
         return dict(inputs=inputs, data_samples=sample)

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Image loading with errors that name the file."""
+
 from typing import Optional
 
 import numpy as np
@@ -67,7 +68,8 @@ class LoadPersonImage(BaseTransform):
         print_log(
             f'skipped unreadable image ({self.num_skipped} so far): {message}',
             logger='current',
-            level=30)
+            level=30,
+        )
         return None
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 
 All transforms skip items that carry no ``img`` (caption-only items).
 """
+
 import math
 import random
 from typing import Sequence, Tuple
@@ -85,10 +86,10 @@ class PadRandomCrop(BaseTransform):
         h, w = img.shape[:2]
         p = self.padding
         padded = np.zeros((h + 2 * p, w + 2 * p, img.shape[2]), dtype=img.dtype)
-        padded[p:p + h, p:p + w] = img
+        padded[p : p + h, p : p + w] = img
         top = random.randint(0, 2 * p)
         left = random.randint(0, 2 * p)
-        results['img'] = np.ascontiguousarray(padded[top:top + h, left:left + w])
+        results['img'] = np.ascontiguousarray(padded[top : top + h, left : left + w])
         return results
 
 
@@ -109,11 +110,13 @@ class RandomErasingImage(BaseTransform):
         fill (Sequence[float] | None): RGB fill in 0–255; None = field default.
     """
 
-    def __init__(self,
-                 prob: float = 0.5,
-                 scale: Tuple[float, float] = (0.02, 0.4),
-                 ratio: Tuple[float, float] = (0.3, 3.3),
-                 fill=None) -> None:
+    def __init__(
+        self,
+        prob: float = 0.5,
+        scale: Tuple[float, float] = (0.02, 0.4),
+        ratio: Tuple[float, float] = (0.3, 3.3),
+        fill=None,
+    ) -> None:
         self.prob = prob
         self.scale = scale
         self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
@@ -136,7 +139,7 @@ class RandomErasingImage(BaseTransform):
                 top = random.randint(0, h - eh)
                 left = random.randint(0, w - ew)
                 img = img.copy()
-                img[top:top + eh, left:left + ew] = self.fill
+                img[top : top + eh, left : left + ew] = self.fill
                 results['img'] = img
                 break
         return results

@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """CLIP byte-pair tokenisation of captions."""
-from functools import lru_cache
+
+from functools import cache
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -9,10 +10,11 @@ from mmengine.logging import print_log
 from tpr_mm.registry import TRANSFORMS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _simple_tokenizer():
     # Loading the BPE merges takes ~0.3 s; share one tokenizer per process.
     from open_clip.tokenizer import SimpleTokenizer
+
     return SimpleTokenizer()
 
 
@@ -45,7 +47,7 @@ def tokenize_caption(caption: str, context_length: int = 77) -> tuple:
         ids = ids[:context_length]
         ids[-1] = eot
     out = np.zeros(context_length, dtype=np.int64)
-    out[:len(ids)] = ids
+    out[: len(ids)] = ids
     return out, truncated
 
 
@@ -89,7 +91,8 @@ class TokenizeCaption(BaseTransform):
                     f'{n} caption(s) longer than {self.context_length} tokens truncated so far '
                     f'(latest: {caption[:80]!r}...)',
                     logger='current',
-                    level=30)
+                    level=30,
+                )
         results['text'] = ids
         return results
 

@@ -1,6 +1,17 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Schedule-dependent hooks."""
+
+from .data_issue_hook import DataIssueReportHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .pseudo_label_hook import PseudoLabelHook
+from .rng_state_hook import RNGStateHook
+from .tpr_checkpoint_hook import TPRCheckpointHook
 
-__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'PseudoLabelHook']
+__all__ = [
+    'FiniteLossHook',
+    'NonFiniteLossError',
+    'PseudoLabelHook',
+    'RNGStateHook',
+    'TPRCheckpointHook',
+    'DataIssueReportHook',
+]

@@ -2,6 +2,7 @@
 """Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2)."""
 
 import copy
+import re
 import time
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -229,6 +230,21 @@ class PseudoLabelHook(Hook):
         yv, yt, stats = payload
         head.set_pseudo_labels(yv, yt, img, txt)
         self._log(runner, stats)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Let dynamic-size buffers (memories, labels) adopt the stored shapes.
+
+        The number of clusters and of pairs is only known at run time, so a
+        freshly built model holds empty buffers; resizing them before the
+        weights are loaded keeps resume and testing (and the runner's shape
+        check) working.
+        """
+        state = checkpoint.get('state_dict', checkpoint)
+        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        for name, module in model.named_modules():
+            if hasattr(module, 'adopt_state_shapes'):
+                module.adopt_state_shapes(state, f'{name}.' if name else '')
 
     @staticmethod
     def _true_pids(dataset) -> Optional[np.ndarray]:

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Validation/test loops that encode the gallery and the queries once each."""
+
 import copy
 from typing import Dict, List, Optional, Union
 
@@ -36,29 +37,41 @@ class _RetrievalLoopMixin:
         query = _view_cfg(dataloader, 'text')
         if gallery_dataloader is None:
             if isinstance(dataloader, DataLoader):
-                raise ValueError('pass gallery_dataloader when the query dataloader is already '
-                                 'built')
+                raise ValueError(
+                    'pass gallery_dataloader when the query dataloader is already built'
+                )
             gallery_dataloader = _view_cfg(dataloader, 'image')
         if isinstance(gallery_dataloader, dict):
             diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
             gallery_dataloader = runner.build_dataloader(
-                gallery_dataloader, seed=runner.seed, diff_rank_seed=diff_rank_seed)
+                gallery_dataloader, seed=runner.seed, diff_rank_seed=diff_rank_seed
+            )
         return query, gallery_dataloader
 
     @torch.no_grad()
     def _encode(self, loader: DataLoader, desc: str, start_idx: int, hook_prefix: str) -> int:
-        bar = tqdm(total=len(loader), desc=desc, disable=not (self.progress and is_main_process()),
-                   dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            total=len(loader),
+            desc=desc,
+            disable=not (self.progress and is_main_process()),
+            dynamic_ncols=True,
+            leave=False,
+        )
         idx = start_idx
         for data_batch in loader:
-            self.runner.call_hook(f'before_{hook_prefix}_iter', batch_idx=idx,
-                                  data_batch=data_batch)
+            self.runner.call_hook(
+                f'before_{hook_prefix}_iter', batch_idx=idx, data_batch=data_batch
+            )
             with autocast(enabled=self.fp16):
-                outputs = self.runner.model.val_step(data_batch) if hook_prefix == 'val' \
+                outputs = (
+                    self.runner.model.val_step(data_batch)
+                    if hook_prefix == 'val'
                     else self.runner.model.test_step(data_batch)
+                )
             self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-            self.runner.call_hook(f'after_{hook_prefix}_iter', batch_idx=idx,
-                                  data_batch=data_batch, outputs=outputs)
+            self.runner.call_hook(
+                f'after_{hook_prefix}_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs
+            )
             idx += 1
             bar.update(1)
         bar.close()
@@ -93,13 +106,15 @@ class RetrievalValLoop(_RetrievalLoopMixin, ValLoop):
         progress (bool): Show progress bars on the main process.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Dict, List],
-                 gallery_dataloader: Optional[Union[DataLoader, Dict]] = None,
-                 fp16: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader: Union[DataLoader, Dict],
+        evaluator: Union[Dict, List],
+        gallery_dataloader: Optional[Union[DataLoader, Dict]] = None,
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.progress = progress
         self._runner = runner
         query, gallery = self._init_views(runner, dataloader, gallery_dataloader)
@@ -114,13 +129,15 @@ class RetrievalValLoop(_RetrievalLoopMixin, ValLoop):
 class RetrievalTestLoop(_RetrievalLoopMixin, TestLoop):
     """Text-to-image test loop; arguments as :class:`RetrievalValLoop`."""
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Dict, List],
-                 gallery_dataloader: Optional[Union[DataLoader, Dict]] = None,
-                 fp16: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader: Union[DataLoader, Dict],
+        evaluator: Union[Dict, List],
+        gallery_dataloader: Optional[Union[DataLoader, Dict]] = None,
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.progress = progress
         self._runner = runner
         query, gallery = self._init_views(runner, dataloader, gallery_dataloader)

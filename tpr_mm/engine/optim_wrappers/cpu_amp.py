@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Mixed precision that also works on CPU (bfloat16 autocast)."""
+
 import contextlib
 import copy
 from typing import Union
@@ -36,8 +37,10 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
 
     def __init__(self, **kwargs) -> None:
         if not cpu_bf16_autocast_available():
-            raise RuntimeError('--amp: CPU bfloat16 autocast is unavailable in this PyTorch '
-                               'build; train without --amp')
+            raise RuntimeError(
+                '--amp: CPU bfloat16 autocast is unavailable in this PyTorch '
+                'build; train without --amp'
+            )
         super().__init__(**kwargs)
 
     @contextlib.contextmanager
@@ -54,8 +57,11 @@ def amp_optim_wrapper_cfg(optim_wrapper: Union[dict, ConfigDict]) -> dict:
     """
     cfg = copy.deepcopy(optim_wrapper)
     if cfg.get('type', 'OptimWrapper') not in ('OptimWrapper', 'mmengine.OptimWrapper'):
-        print_log(f'--amp: leaving the custom optim wrapper {cfg["type"]} as configured',
-                  logger='current', level=30)
+        print_log(
+            f'--amp: leaving the custom optim wrapper {cfg["type"]} as configured',
+            logger='current',
+            level=30,
+        )
         return cfg
     if torch.cuda.is_available():
         cfg['type'] = 'AmpOptimWrapper'

@@ -1,5 +1,11 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 from .safe_loading import mmengine_checkpoint_types, mmengine_safe_globals
-from .tpr_runner import TPRRunner
+from .tpr_runner import CheckpointMismatchError, TPRRunner, checkpoint_mismatches
 
-__all__ = ['TPRRunner', 'mmengine_safe_globals', 'mmengine_checkpoint_types']
+__all__ = [
+    'TPRRunner',
+    'mmengine_safe_globals',
+    'mmengine_checkpoint_types',
+    'CheckpointMismatchError',
+    'checkpoint_mismatches',
+]

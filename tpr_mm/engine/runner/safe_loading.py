@@ -11,6 +11,7 @@ the duration of a load, and replace the ``getattr`` global by a version that
 only resolves HistoryBuffer's own statistics methods — a general ``getattr``
 would let a crafted file reach arbitrary callables.
 """
+
 import contextlib
 from typing import Any, Iterator, List
 
@@ -25,17 +26,23 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     allowed = set(HistoryBuffer._statistics_methods) | {'min', 'max', 'mean', 'current'}
     if obj is HistoryBuffer and name in allowed and not name.startswith('_'):
         return getattr(HistoryBuffer, name)
-    raise RuntimeError(f'refusing to resolve {getattr(obj, "__name__", type(obj).__name__)}.'
-                       f'{name} while loading a checkpoint safely')
+    raise RuntimeError(
+        f'refusing to resolve {getattr(obj, "__name__", type(obj).__name__)}.'
+        f'{name} while loading a checkpoint safely'
+    )
 
 
 def mmengine_checkpoint_types() -> List[object]:
     """Globals MMEngine writes into checkpoints, safe to unpickle."""
     from mmengine.logging import HistoryBuffer
 
-    types: List[object] = [HistoryBuffer, np.ndarray, np.dtype,
-                           (_history_buffer_getattr, '__builtin__.getattr'),
-                           (_history_buffer_getattr, 'builtins.getattr')]
+    types: List[object] = [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        (_history_buffer_getattr, '__builtin__.getattr'),
+        (_history_buffer_getattr, 'builtins.getattr'),
+    ]
     core = getattr(np, '_core', None) or np.core
     types += [core.multiarray.scalar, core.multiarray._reconstruct]
     # NumPy >= 1.25 pickles dtypes as instances of per-type classes.

@@ -1,25 +1,172 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""MMEngine Runner with safe checkpoint loading."""
-from mmengine.runner import Runner
+"""MMEngine Runner with safe, shape-checked loading and crash-safe saving."""
 
+import re
+from datetime import timedelta
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+
+import tpr_mm.fileio  # noqa: F401  (registers the 'atomic_local' file backend)
 from tpr_mm.registry import RUNNERS
 
 from .safe_loading import mmengine_safe_globals
 
+__all__ = ['TPRRunner', 'CheckpointMismatchError', 'checkpoint_mismatches']
+
+# Hooks every tpr_mm run gets, even when a config replaces ``custom_hooks``.
+_REQUIRED_HOOKS = ('RNGStateHook', 'DataIssueReportHook')
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint's tensors do not fit the model."""
+
+
+def checkpoint_mismatches(model_state: dict, ckpt_state: dict) -> List[str]:
+    """Keys present in both with different shapes, as readable lines.
+
+    Args:
+        model_state (dict): The model's tensors to check, e.g. its parameters
+            (buffers such as CPCL's memories legitimately change size).
+        ckpt_state (dict): The checkpoint's state dict (keys already revised).
+
+    Returns:
+        list[str]: ``'<key>: checkpoint (a, b) vs model (c, d)'`` per mismatch.
+    """
+    lines = []
+    for key, value in ckpt_state.items():
+        target = model_state.get(key)
+        if torch.is_tensor(value) and torch.is_tensor(target) and value.shape != target.shape:
+            lines.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(target.shape)}')
+    return lines
+
 
 @RUNNERS.register_module()
 class TPRRunner(Runner):
-    """:class:`mmengine.runner.Runner` that loads and resumes checkpoints with
-    PyTorch's safe unpickler, allowlisting only MMEngine's own meta types.
+    """:class:`mmengine.runner.Runner` hardened for long, interruptible runs.
 
-    Select it in a config with ``runner_type = 'TPRRunner'`` (the base
-    runtime config does).
+    Select it with ``runner_type = 'TPRRunner'`` (the base runtime does).
+
+    * **Safe loading**: checkpoints are read with PyTorch's ``weights_only``
+      unpickler, allowlisting only MMEngine's own meta types
+      (:func:`~tpr_mm.engine.runner.mmengine_safe_globals`).
+    * **Shape check**: loading (``load_from``, ``--resume``, ``tools/test.py``)
+      raises :class:`CheckpointMismatchError` listing every parameter whose
+      shape differs from the model's, or when no model key is in the checkpoint
+      at all (MMEngine only warns and keeps the random weights). Opt out with
+      ``allow_shape_mismatch = True`` in the config (mismatched tensors then
+      keep their initial values, with MMEngine's warning).
+    * **Atomic saving**: local checkpoints go through the ``'atomic_local'``
+      file backend (temporary file, fsync, rename) unless the checkpoint
+      hook's ``backend_args`` names another backend.
+    * **CPU distributed runs**: with the pytorch launcher and no CUDA, the
+      process group is started with gloo and the model wrapped in DDP
+      without ``device_ids`` (MMEngine assumes GPUs for both).
+    * **Required hooks**: :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact
+      resume) and :class:`~tpr_mm.engine.hooks.DataIssueReportHook` are
+      registered when the config does not list them.
     """
 
-    def load_checkpoint(self, filename: str, *args, **kwargs):
+    def load_checkpoint(
+        self,
+        filename: str,
+        map_location: Union[str, Callable] = 'cpu',
+        strict: bool = False,
+        revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''),),
+    ):
         with mmengine_safe_globals():
-            return super().load_checkpoint(filename, *args, **kwargs)
+            checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if not self.cfg.get('allow_shape_mismatch', False):
+            self._check_fits(model, checkpoint, filename, revise_keys)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=list(revise_keys)
+        )
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    @staticmethod
+    def _check_fits(model, checkpoint: dict, filename: str, revise_keys) -> None:
+        state = checkpoint.get('state_dict', checkpoint)
+        for pattern, repl in revise_keys:
+            state = {re.sub(pattern, repl, k): v for k, v in state.items()}
+        model_state = model.state_dict()
+        # Parameters only: their shapes follow from the config, while some
+        # buffers (pseudo labels, memory banks) are resized by the loading module.
+        bad = checkpoint_mismatches(dict(model.named_parameters()), state)
+        hint = ' Set allow_shape_mismatch=True in the config to load the rest anyway.'
+        if bad:
+            shown = '\n  '.join(bad[:50]) + (
+                f'\n  ... and {len(bad) - 50} more' if len(bad) > 50 else ''
+            )
+            raise CheckpointMismatchError(
+                f'{filename}: {len(bad)} tensor(s) do not fit the model '
+                f'(wrong config for this checkpoint?):\n  {shown}\n{hint.strip()}'
+            )
+        if model_state and not any(k in state for k in model_state):
+            raise CheckpointMismatchError(
+                f"{filename}: none of the model's {len(model_state)} parameter/buffer names is "
+                f'in the checkpoint (its keys look like {list(state)[:3]}).{hint}'
+            )
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         with mmengine_safe_globals():
             return super().resume(filename, *args, **kwargs)
+
+    def save_checkpoint(
+        self,
+        out_dir: str,
+        filename: str,
+        file_client_args: Optional[dict] = None,
+        *args,
+        backend_args: Optional[dict] = None,
+        **kwargs,
+    ) -> None:
+        if file_client_args is None and backend_args is None and '://' not in str(out_dir):
+            backend_args = dict(backend='atomic_local')
+        return super().save_checkpoint(
+            out_dir, filename, file_client_args, *args, backend_args=backend_args, **kwargs
+        )
+
+    def setup_env(self, env_cfg: dict) -> None:
+        # MMEngine's pytorch launcher calls torch.cuda.set_device even for
+        # gloo; on a CPU-only machine start the process group here instead
+        # (init_dist is skipped when a group exists).
+        if (
+            self.distributed
+            and self.launcher == 'pytorch'
+            and not torch.cuda.is_available()
+            and not torch_dist.is_initialized()
+        ):
+            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
+            backend = dist_cfg.pop('backend', 'gloo')
+            if backend == 'nccl':
+                backend = 'gloo'  # nccl needs GPUs
+            if dist_cfg.get('timeout') is not None:
+                dist_cfg['timeout'] = timedelta(seconds=dist_cfg['timeout'])
+            torch_dist.init_process_group(backend=backend, **dist_cfg)
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
+        # MMEngine passes device_ids=[LOCAL_RANK], which DDP refuses for CPU modules.
+        if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                device_ids=None,
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False),
+            )
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        present = {type(h).__name__ for h in self._hooks}
+        for name in _REQUIRED_HOOKS:
+            if name not in present:
+                self.register_hook(dict(type=name))

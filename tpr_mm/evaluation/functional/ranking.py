@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-_CHUNK_BYTES = 256 * 2**20  # working-memory budget per query chunk
-_BYTES_PER_SCORE = 48  # chunk scores + mask + worst-case candidate temporaries
+_CHUNK_BYTES = 64 * 2**20  # float32 scores per query chunk (plus a bool mask)
+_MAX_CANDIDATES = 2**22  # more candidates in a chunk (~45 B each): split its rows
 _BUCKETS = 4096  # most histogram buckets per query, between worst and best positive
 _PER_CANDIDATE = 1.0  # histogram buckets per candidate item
 _POOL: Optional[ThreadPoolExecutor] = None  # threads for the numpy candidate scan
@@ -65,7 +65,7 @@ def _chunk_rows(num_gallery: int, chunk_size: Optional[int]) -> int:
         if int(chunk_size) < 1:
             raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
         return int(chunk_size)
-    return max(1, _CHUNK_BYTES // (_BYTES_PER_SCORE * max(num_gallery, 1)))
+    return max(1, _CHUNK_BYTES // (4 * max(num_gallery, 1)))
 
 
 def _positive_index(q_ids: torch.Tensor, g_sorted: torch.Tensor, g_order: torch.Tensor):
@@ -136,6 +136,9 @@ def _positive_ranks(
         return torch.empty_like(order).scatter_(1, order, ranks).gather(1, pos_idx)
     # Candidates: items not below the worst positive (the others rank after all positives).
     flat = _candidates(sim, lo, buf)
+    if len(flat) > _MAX_CANDIDATES and c > 1:  # bounded memory for poor rankings
+        cut = [(0, c // 2), (c // 2, c)]
+        return torch.cat([_positive_ranks(sim[a:b], pos_idx[a:b], valid[a:b], buf) for a, b in cut])
     x = sim.view(-1).index_select(0, flat)
     row_start = torch.searchsorted(flat, torch.arange(c + 1, device=dev) * g)
     step = torch.zeros(len(flat), dtype=torch.int64, device=dev)
@@ -201,14 +204,12 @@ def _evaluate(chunks: Iterator, q_ids, g_ids, ks, allow_no_positive, rows, check
     ks = tuple(int(k) for k in ks)
     if not ks or min(ks) < 1:
         raise ValueError(f'ks must be positive integers, got {ks}')
-    stats, buf = [], None
+    stats, buf = [], np.empty((rows, len(g_ids)), bool) if g_ids.device.type == 'cpu' else None
     for start, sim in chunks:
         if check_nan and bool(torch.isnan(sim.amax())):
             bad = int(torch.isnan(sim).sum())
             rows_txt = f'{start}..{start + len(sim) - 1}'
             raise ValueError(f'similarity has {bad} NaN scores in query rows {rows_txt}')
-        if buf is None and sim.device.type == 'cpu':
-            buf = np.empty((rows, sim.shape[1]), dtype=bool)
         keep = num_pos[start : start + len(sim)] > 0
         if not bool(keep.all()):
             sim = sim[keep]
@@ -241,8 +242,8 @@ def rank_metrics(
         query_ids: (Q,) integer identities (any int dtype, array or tensor).
         gallery_ids: (G,) integer identities.
         ks (Sequence[int]): Reported as ``R{k}``; k > G is clipped to G.
-        chunk_size (int, optional): Queries per chunk; by default from a
-            ~256 MB working-memory budget.
+        chunk_size (int, optional): Queries per chunk; by default 64 MB of
+            scores (working memory is about twice that).
         allow_no_positive (bool): Exclude (with a warning) queries without
             positives instead of raising ``ValueError``. Defaults to False.
 

@@ -55,6 +55,9 @@ def naive_rank_metrics(
             f'similarity {tuple(sim.shape)} does not match {len(q)} query ids '
             f'and {len(g)} gallery ids'
         )
+    # compact int32 labels keep the (Q, G) temporaries small; the sort is the textbook one
+    labels = torch.unique(torch.cat([q, g]), return_inverse=True)[1].int()
+    q, g = labels[: len(q)], labels[len(q) :]
     order = torch.argsort(sim, dim=1, descending=True, stable=True)
     matches = g[order] == q[:, None]
     del order
@@ -69,7 +72,7 @@ def naive_rank_metrics(
         matches, num_pos = matches[num_pos > 0], num_pos[num_pos > 0]
     if len(matches) == 0:
         raise ValueError('no query has a positive gallery item')
-    hits = matches.cumsum(1)  # matches so far at every rank
+    hits = matches.cumsum(1, dtype=torch.int32)  # matches so far at every rank
     out = {}
     for k in ks:
         out[f'R{k}'] = 100.0 * float((hits[:, min(k, len(g)) - 1] > 0).double().mean())

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Text-to-image retrieval metric: Rank-k, mAP and mINP."""
+
 import json
 import os
 from typing import Dict, List, Optional, Sequence
@@ -40,12 +41,14 @@ class TextImageRetrievalMetric(BaseMetric):
 
     default_prefix = 't2i'
 
-    def __init__(self,
-                 ks: Sequence[int] = (1, 5, 10),
-                 ranking_file: Optional[str] = None,
-                 ranking_topk: int = 10,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        ks: Sequence[int] = (1, 5, 10),
+        ranking_file: Optional[str] = None,
+        ranking_topk: int = 10,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ks = tuple(int(k) for k in ks)
         self.ranking_file = ranking_file
@@ -60,11 +63,14 @@ class TextImageRetrievalMetric(BaseMetric):
             else:
                 raise KeyError('a prediction carries neither "text_feat" nor "img_feat"')
             self.results.append(
-                dict(view=view,
-                     idx=int(sample['sample_idx']),
-                     pid=int(sample['pid']),
-                     feat=feat.detach().cpu(),
-                     name=sample.get('img_path') if view == 'image' else sample.get('caption')))
+                dict(
+                    view=view,
+                    idx=int(sample['sample_idx']),
+                    pid=int(sample['pid']),
+                    feat=feat.detach().cpu(),
+                    name=sample.get('img_path') if view == 'image' else sample.get('caption'),
+                )
+            )
 
     @staticmethod
     def _split_views(results: List[dict]):
@@ -79,8 +85,10 @@ class TextImageRetrievalMetric(BaseMetric):
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         queries, gallery = self._split_views(results)
         if not queries or not gallery:
-            raise RuntimeError(f'retrieval needs queries and gallery items, got {len(queries)} '
-                               f'captions and {len(gallery)} images')
+            raise RuntimeError(
+                f'retrieval needs queries and gallery items, got {len(queries)} '
+                f'captions and {len(gallery)} images'
+            )
         q_feats = torch.stack([r['feat'] for r in queries])
         g_feats = torch.stack([r['feat'] for r in gallery])
         q_ids = torch.tensor([r['pid'] for r in queries])
@@ -96,17 +104,26 @@ class TextImageRetrievalMetric(BaseMetric):
         records = []
         for q, srow, irow in zip(queries, scores.tolist(), indices.tolist()):
             records.append(
-                dict(query=q['name'], query_pid=q['pid'], query_idx=q['idx'],
-                     results=[dict(img_path=gallery[j]['name'], pid=gallery[j]['pid'],
-                                   score=round(s, 6)) for s, j in zip(srow, irow)]))
+                dict(
+                    query=q['name'],
+                    query_pid=q['pid'],
+                    query_idx=q['idx'],
+                    results=[
+                        dict(img_path=gallery[j]['name'], pid=gallery[j]['pid'], score=round(s, 6))
+                        for s, j in zip(srow, irow)
+                    ],
+                )
+            )
         directory = os.path.dirname(os.path.abspath(self.ranking_file))
         os.makedirs(directory, exist_ok=True)
         tmp = f'{self.ranking_file}.tmp'
         with open(tmp, 'w') as f:
             json.dump(records, f)
         os.replace(tmp, self.ranking_file)
-        print_log(f'per-query rankings of {len(records)} queries written to {self.ranking_file}',
-                  logger='current')
+        print_log(
+            f'per-query rankings of {len(records)} queries written to {self.ranking_file}',
+            logger='current',
+        )
 
     def evaluate(self, size: int) -> dict:
         """Gather, de-duplicate and score all results; same dict on every rank."""

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Batching, device transfer and normalisation of image/text inputs."""
+
 from typing import Optional, Sequence
 
 import torch
@@ -26,10 +27,12 @@ class TextReIDDataPreprocessor(BaseDataPreprocessor):
         std (Sequence[float]): Per-channel std on the 0–255 scale.
     """
 
-    def __init__(self,
-                 mean: Sequence[float] = CLIP_MEAN_255,
-                 std: Sequence[float] = CLIP_STD_255,
-                 non_blocking: Optional[bool] = False) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float] = CLIP_MEAN_255,
+        std: Sequence[float] = CLIP_STD_255,
+        non_blocking: Optional[bool] = False,
+    ) -> None:
         super().__init__(non_blocking)
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1), False)

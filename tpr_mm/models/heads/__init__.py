@@ -5,5 +5,11 @@ from .cpcl_head import CPCLHead
 from .fcd_head import FCDHead
 from .global_matching_head import GlobalMatchingHead, labels_from_samples
 
-__all__ = ['GlobalMatchingHead', 'labels_from_samples', 'CPCLHead', 'CFineHead', 'CFRHead',
-           'FCDHead']
+__all__ = [
+    'GlobalMatchingHead',
+    'labels_from_samples',
+    'CPCLHead',
+    'CFineHead',
+    'CFRHead',
+    'FCDHead',
+]

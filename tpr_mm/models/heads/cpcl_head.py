@@ -164,10 +164,17 @@ class CPCLHead(BaseModule):
             self.txt_memory.update(text_feats, yt)
         return out
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # N is only known once the hook ran: adopt the stored label shapes.
+    def adopt_state_shapes(self, state_dict: dict, prefix: str = '') -> None:
+        """Resize the label buffers to the shapes stored in ``state_dict``.
+
+        N is only known once the hook ran, so a fresh head holds empty
+        buffers; loading (or a runner's shape check) must adopt the stored N.
+        """
         for name in ('img_pseudo_labels', 'txt_pseudo_labels'):
             stored = state_dict.get(prefix + name)
-            if stored is not None and stored.shape != getattr(self, name).shape:
+            if torch.is_tensor(stored) and stored.shape != getattr(self, name).shape:
                 setattr(self, name, getattr(self, name).new_zeros(stored.shape))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        self.adopt_state_shapes(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Head matching global image and text embeddings with a list of losses."""
+
 from typing import List, Sequence, Union
 
 import torch
@@ -19,8 +20,10 @@ def labels_from_samples(data_samples: Sequence, key: str, device: torch.device) 
     values = []
     for i, sample in enumerate(data_samples):
         if key not in sample:
-            raise KeyError(f'data sample {i} has no {key!r} field; the head was configured '
-                           f"with label_key={key!r}")
+            raise KeyError(
+                f'data sample {i} has no {key!r} field; the head was configured '
+                f'with label_key={key!r}'
+            )
         values.append(int(sample.get(key)))
     return torch.tensor(values, dtype=torch.long, device=device)
 
@@ -46,22 +49,23 @@ class GlobalMatchingHead(BaseModule):
         ...             losses=[dict(type='SDMLoss', loss_weight=1.0)])
     """
 
-    def __init__(self,
-                 losses: List[Union[dict, nn.Module]],
-                 label_key: str = 'pid',
-                 init_cfg=None) -> None:
+    def __init__(
+        self, losses: List[Union[dict, nn.Module]], label_key: str = 'pid', init_cfg=None
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if not losses:
             raise ValueError('GlobalMatchingHead needs at least one loss')
         self.losses = nn.ModuleList(
-            [MODELS.build(cfg) if isinstance(cfg, dict) else cfg for cfg in losses])
+            [MODELS.build(cfg) if isinstance(cfg, dict) else cfg for cfg in losses]
+        )
         names = [getattr(m, 'loss_name', type(m).__name__) for m in self.losses]
         if len(set(names)) != len(names):
             raise ValueError(f'loss names must be unique, got {names}')
         self.label_key = label_key
 
-    def loss(self, img_feats: torch.Tensor, text_feats: torch.Tensor,
-             data_samples: Sequence) -> dict:
+    def loss(
+        self, img_feats: torch.Tensor, text_feats: torch.Tensor, data_samples: Sequence
+    ) -> dict:
         """Compute every loss.
 
         Args:
@@ -81,4 +85,3 @@ class GlobalMatchingHead(BaseModule):
             name = getattr(module, 'loss_name', type(module).__name__)
             out[name] = module(img_feats, text_feats, labels=labels, data_samples=data_samples)
         return out
-

@@ -15,9 +15,28 @@ from .ranking_loss import HardestNegativeRankingLoss, hardest_negative_ranking_l
 from .relation_distill_loss import RelationDistillLoss, relation_distill_loss
 from .sdm_loss import SDMLoss, sdm_loss
 
-__all__ = ['SDMLoss', 'sdm_loss', 'ITCLoss', 'itc_loss', 'IDLoss', 'id_loss',
-           'FeatureDistillLoss', 'feature_distill_loss', 'RelationDistillLoss',
-           'relation_distill_loss', 'IntraModalPrototypeLoss', 'CrossModalPrototypeLoss',
-           'prototype_contrast_loss', 'PseudoLabelSDMLoss', 'pseudo_sdm_loss',
-           'CMPMLoss', 'cmpm_loss', 'CMPCLoss', 'cmpc_loss', 'DiversityLoss', 'diversity_loss',
-           'HardestNegativeRankingLoss', 'hardest_negative_ranking_loss']
+__all__ = [
+    'SDMLoss',
+    'sdm_loss',
+    'ITCLoss',
+    'itc_loss',
+    'IDLoss',
+    'id_loss',
+    'FeatureDistillLoss',
+    'feature_distill_loss',
+    'RelationDistillLoss',
+    'relation_distill_loss',
+    'IntraModalPrototypeLoss',
+    'CrossModalPrototypeLoss',
+    'prototype_contrast_loss',
+    'PseudoLabelSDMLoss',
+    'pseudo_sdm_loss',
+    'CMPMLoss',
+    'cmpm_loss',
+    'CMPCLoss',
+    'cmpc_loss',
+    'DiversityLoss',
+    'diversity_loss',
+    'HardestNegativeRankingLoss',
+    'hardest_negative_ranking_loss',
+]

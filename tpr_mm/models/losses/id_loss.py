@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Identity classification loss with a classifier shared by both modalities."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -7,8 +8,9 @@ import torch.nn.functional as F
 from tpr_mm.registry import MODELS
 
 
-def id_loss(img_logits: torch.Tensor, text_logits: torch.Tensor,
-            labels: torch.Tensor) -> torch.Tensor:
+def id_loss(
+    img_logits: torch.Tensor, text_logits: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """Mean of the image and text cross-entropies over identity classes.
 
     Args:
@@ -37,11 +39,13 @@ class IDLoss(nn.Module):
         loss_name (str): Defaults to ``'loss_id'``.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 num_classes: int,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_id') -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_id',
+    ) -> None:
         super().__init__()
         self.classifier = nn.Linear(in_channels, num_classes)
         nn.init.normal_(self.classifier.weight, std=0.001)
@@ -49,13 +53,15 @@ class IDLoss(nn.Module):
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
-    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor,
-                labels: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(
+        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor, **kwargs
+    ) -> torch.Tensor:
         if labels.min() < 0 or labels.max() >= self.classifier.out_features:
             raise ValueError(
                 f'IDLoss got labels outside [0, {self.classifier.out_features}); '
                 'num_classes must equal the number of training identities and the '
-                'dataset must carry identity labels')
+                'dataset must carry identity labels'
+            )
         logits_i = self.classifier(img_feats.float())
         logits_t = self.classifier(text_feats.float())
         return self.loss_weight * id_loss(logits_i, logits_t, labels)

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Image–text contrastive (InfoNCE) loss, CLIP's objective."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -7,9 +8,9 @@ import torch.nn.functional as F
 from tpr_mm.registry import MODELS
 
 
-def itc_loss(img_feats: torch.Tensor,
-             text_feats: torch.Tensor,
-             temperature: float = 0.02) -> torch.Tensor:
+def itc_loss(
+    img_feats: torch.Tensor, text_feats: torch.Tensor, temperature: float = 0.02
+) -> torch.Tensor:
     """Symmetric InfoNCE with the diagonal as the only positive.
 
     Uses pairs only, never identity labels — the weakly supervised baseline.
@@ -41,10 +42,9 @@ class ITCLoss(nn.Module):
 
     requires_labels = False
 
-    def __init__(self,
-                 temperature: float = 0.02,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_itc') -> None:
+    def __init__(
+        self, temperature: float = 0.02, loss_weight: float = 1.0, loss_name: str = 'loss_itc'
+    ) -> None:
         super().__init__()
         self.temperature = temperature
         self.loss_weight = loss_weight

@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Similarity distribution matching (SDM) loss (IRRA, CVPR 2023)."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -7,11 +8,13 @@ import torch.nn.functional as F
 from tpr_mm.registry import MODELS
 
 
-def sdm_loss(img_feats: torch.Tensor,
-             text_feats: torch.Tensor,
-             labels: torch.Tensor,
-             temperature: float = 0.02,
-             eps: float = 1e-8) -> torch.Tensor:
+def sdm_loss(
+    img_feats: torch.Tensor,
+    text_feats: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float = 0.02,
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """KL divergence between in-batch similarity and true-match distributions.
 
     For image i, p_i = softmax_j(cos(v_i, t_j) / τ) and q_i = y_ij / Σ_k y_ik
@@ -52,15 +55,15 @@ class SDMLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_sdm'``.
     """
 
-    def __init__(self,
-                 temperature: float = 0.02,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_sdm') -> None:
+    def __init__(
+        self, temperature: float = 0.02, loss_weight: float = 1.0, loss_name: str = 'loss_sdm'
+    ) -> None:
         super().__init__()
         self.temperature = temperature
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
-    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor,
-                labels: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(
+        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor, **kwargs
+    ) -> torch.Tensor:
         return self.loss_weight * sdm_loss(img_feats, text_feats, labels, self.temperature)

@@ -143,11 +143,14 @@ class PrototypeMemory(nn.Module):
             )
         self.bank = momentum_update(self.bank, feats, labels, self.momentum)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # The number of clusters changes every epoch: adopt the stored shape.
+    def adopt_state_shapes(self, state_dict: dict, prefix: str = '') -> None:
+        """Resize the bank to the shape stored in ``state_dict`` (C changes every epoch)."""
         stored = state_dict.get(prefix + 'bank')
-        if stored is not None and stored.shape != self.bank.shape:
+        if torch.is_tensor(stored) and stored.shape != self.bank.shape:
             self.bank = self.bank.new_zeros(stored.shape)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        self.adopt_state_shapes(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:

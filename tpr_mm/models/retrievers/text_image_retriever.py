@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Two-tower text-to-image retriever: the model every method builds on."""
+
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -36,11 +37,13 @@ class TextImageRetriever(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    def __init__(self,
-                 backbone: Union[dict, nn.Module],
-                 head: Optional[Union[dict, nn.Module]] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        backbone: Union[dict, nn.Module],
+        head: Optional[Union[dict, nn.Module]] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='TextReIDDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -70,10 +73,12 @@ class TextImageRetriever(BaseModel):
         return feats
 
     # -- dispatch -----------------------------------------------------------
-    def forward(self,
-                inputs: Dict[str, torch.Tensor],
-                data_samples: Optional[Sequence] = None,
-                mode: str = 'tensor'):
+    def forward(
+        self,
+        inputs: Dict[str, torch.Tensor],
+        data_samples: Optional[Sequence] = None,
+        mode: str = 'tensor',
+    ):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'tensor':
@@ -84,8 +89,9 @@ class TextImageRetriever(BaseModel):
 
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
         if self.head is None:
-            raise RuntimeError(f'{type(self).__name__} was built without a head; it can only '
-                               'run inference')
+            raise RuntimeError(
+                f'{type(self).__name__} was built without a head; it can only run inference'
+            )
         if inputs.get('img') is None or inputs.get('text') is None:
             raise ValueError('training needs paired inputs with both "img" and "text"')
         feats = self.extract_feat(inputs)

@@ -1,0 +1,87 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""A run SIGKILLed mid-epoch and resumed ends exactly like an uninterrupted one."""
+
+import glob
+import json
+import os
+import signal
+
+import torch
+
+from tpr_mm.testing.faults import KILL_AT_ITER_ENV
+
+KILL_AT = 9  # epoch 2, batch 3 of 6: after epoch_1.pth, before epoch_2.pth
+
+
+def _config(tiny_cfg, work_dir, path):
+    cfg = tiny_cfg(work_dir, max_epochs=2)
+    cfg.custom_imports = dict(imports=['tpr_mm.testing.faults'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='SigKillAtIterHook')]
+    # Random augmentation in every item, so a wrong RNG state shows in the weights.
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pipeline.insert(2, dict(type='RandomHorizontalFlip', prob=0.5))
+    cfg.dump(path)
+
+
+def _load(path):
+    from tpr_mm.engine.runner import mmengine_safe_globals
+
+    with mmengine_safe_globals():
+        return torch.load(path, map_location='cpu')
+
+
+def _val_metrics(work_dir):
+    """The last validation's metrics from the newest run folder's scalars.json."""
+    runs = sorted(glob.glob(os.path.join(work_dir, '2*', 'vis_data', 'scalars.json')))
+    with open(runs[-1]) as f:
+        rows = [json.loads(line) for line in f if 't2i/R1' in line]
+    return rows[-1]
+
+
+def _assert_same_tensors(a, b, where):
+    if torch.is_tensor(a):
+        assert torch.equal(a, b), f'{where} differs'
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_same_tensors(a[k], b[k], f'{where}.{k}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_tensors(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, f'{where}: {a!r} != {b!r}'
+
+
+def test_sigkill_mid_epoch_then_resume_is_exact(tiny_cfg, tool, tmp_path):
+    train = os.path.join(tool.root, 'tools', 'train.py')
+    ref_dir, cut_dir = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    _config(tiny_cfg, ref_dir, str(tmp_path / 'ref.py'))
+    _config(tiny_cfg, cut_dir, str(tmp_path / 'cut.py'))
+
+    ref = tool([train, str(tmp_path / 'ref.py'), '--work-dir', ref_dir])
+    assert ref.returncode == 0, ref.stderr[-3000:]
+
+    killed = tool(
+        [train, str(tmp_path / 'cut.py'), '--work-dir', cut_dir],
+        env={KILL_AT_ITER_ENV: str(KILL_AT)},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert os.path.isfile(os.path.join(cut_dir, 'epoch_1.pth'))
+    assert not os.path.exists(os.path.join(cut_dir, 'epoch_2.pth'))
+    with open(os.path.join(cut_dir, 'last_checkpoint')) as f:
+        assert f.read().endswith('epoch_1.pth')
+
+    resumed = tool([train, str(tmp_path / 'cut.py'), '--work-dir', cut_dir, '--resume'])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = _load(os.path.join(ref_dir, 'epoch_2.pth'))
+    b = _load(os.path.join(cut_dir, 'epoch_2.pth'))
+    for key in ('state_dict', 'optimizer', 'param_schedulers', 'rng_state'):
+        _assert_same_tensors(a[key], b[key], key)
+    assert a['meta']['epoch'] == b['meta']['epoch'] == 2
+    assert a['meta']['iter'] == b['meta']['iter'] == 12
+    ma, mb = _val_metrics(ref_dir), _val_metrics(cut_dir)
+    assert {k: v for k, v in ma.items() if k.startswith('t2i/')} == {
+        k: v for k, v in mb.items() if k.startswith('t2i/')
+    }

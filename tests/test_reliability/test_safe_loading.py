@@ -1,0 +1,88 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Checkpoints and CLIP weight files are unpickled safely; crafted files are refused."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from tpr_mm.engine.runner import mmengine_safe_globals
+from tpr_mm.models.backbones.clip_weights import read_clip_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class _Reduce:
+    """Pickles as ``fn(*args)``: how a crafted file smuggles a call in."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def _save(tmp_path, payload, name='crafted.pth'):
+    path = str(tmp_path / name)
+    torch.save({'state_dict': {'w': torch.zeros(2)}, 'meta': {'x': payload}}, path)
+    return path
+
+
+def _load_like_the_runner(path):
+    with mmengine_safe_globals():
+        return _load_checkpoint(path, map_location='cpu')
+
+
+@pytest.mark.parametrize(
+    'payload',
+    [
+        _Reduce(getattr, HistoryBuffer, 'register_statistics'),  # allowlisted class, other attr
+        _Reduce(getattr, HistoryBuffer, '__init__'),
+        _Reduce(getattr, np.ndarray, 'tofile'),  # allowlisted type, not HistoryBuffer
+        _Reduce(getattr, HistoryBuffer, '_statistics_methods'),
+    ],
+)
+def test_getattr_beyond_history_buffer_statistics_is_refused(tmp_path, payload):
+    with pytest.raises(Exception, match='refusing to resolve'):
+        _load_like_the_runner(_save(tmp_path, payload))
+
+
+def test_arbitrary_callables_are_refused(tmp_path):
+    path = _save(tmp_path, _Reduce(os.system, 'echo pwned'))
+    with pytest.raises(Exception, match='(?i)weights only|unsupported global'):
+        _load_like_the_runner(path)
+
+
+def test_mmengine_meta_types_still_load(tmp_path):
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    payload = dict(buffer=buffer, arr=np.arange(3), scalar=np.float64(2.5), dtype=np.dtype('f4'))
+    loaded = _load_like_the_runner(_save(tmp_path, payload))
+    assert loaded['meta']['x']['buffer'].mean() == 1.5
+    assert loaded['meta']['x']['scalar'] == 2.5
+    assert np.array_equal(loaded['meta']['x']['arr'], np.arange(3))
+
+
+def test_clip_weight_files_are_loaded_with_weights_only(tmp_path):
+    path = str(tmp_path / 'open_clip.pt')
+    torch.save({'state_dict': {'w': _Reduce(os.system, 'echo pwned')}}, path)
+    with pytest.raises(Exception, match='(?i)weights only|unsupported global'):
+        read_clip_checkpoint(path)
+
+
+def test_no_blanket_unsafe_loading_in_the_code():
+    pattern = re.compile(r'weights_only\s*=\s*False')
+    offenders = []
+    for folder in ('tpr_mm', 'tools'):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+            for name in files:
+                if name.endswith('.py'):
+                    path = os.path.join(dirpath, name)
+                    with open(path, encoding='utf-8') as f:
+                        if pattern.search(f.read()):
+                            offenders.append(os.path.relpath(path, ROOT))
+    assert not offenders
