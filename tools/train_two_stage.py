@@ -3,7 +3,7 @@
 
     python tools/train_two_stage.py configs/lcr2s_teacher_synthetic.py \\
         configs/lcr2s_student_synthetic.py [--teacher-work-dir DIR] [--student-work-dir DIR]
-        [--teacher-checkpoint CKPT] [--prefer best|last] [--gpus N] [--amp]
+        [--teacher-checkpoint CKPT] [--prefer best|last] [--gpus N] [--amp] [--resume]
         [--cfg-options k=v ...] [--teacher-options k=v ...] [--student-options k=v ...]
 
 Stage 1 runs ``tools/train.py TEACHER_CFG``. The teacher checkpoint is then
@@ -48,6 +48,12 @@ def parse_args() -> argparse.Namespace:
         help='processes per stage; > 1 launches torch.distributed.run',
     )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='continue each stage from the latest checkpoint in its work dir '
+        '(a finished stage does not train again)',
+    )
     parser.add_argument('--cfg-options', nargs='+', default=[], help='options for both stages')
     parser.add_argument('--teacher-options', nargs='+', default=[], help='stage-1 options')
     parser.add_argument('--student-options', nargs='+', default=[], help='stage-2 options')
@@ -76,6 +82,8 @@ def train_command(config: str, work_dir: str, options: list, args) -> list:
     cmd += ['--work-dir', work_dir]
     if args.amp:
         cmd.append('--amp')
+    if args.resume:
+        cmd.append('--resume')
     if options:
         cmd += ['--cfg-options'] + options
     return cmd
