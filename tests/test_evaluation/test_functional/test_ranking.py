@@ -181,6 +181,15 @@ def test_no_positive_policy(caplog):
         rank_metrics(sim[:1], [99], g_ids, allow_no_positive=True)
 
 
+def test_grad_tensors_and_float64_features():
+    sim, q_ids, g_ids = _problem(20, 11, 29, 4)
+    want = rank_metrics(sim, q_ids, g_ids)
+    assert rank_metrics(sim.clone().requires_grad_(), q_ids, g_ids) == want
+    qf, gf = torch.randn(11, 5, dtype=torch.float64), torch.randn(29, 5, dtype=torch.float64)
+    got = rank_metrics_from_features(qf.requires_grad_(), gf, q_ids, g_ids, normalize=False)
+    _assert_close(got, naive_rank_metrics(qf.detach() @ gf.T, q_ids, g_ids))
+
+
 def test_ks_beyond_gallery_are_clipped():
     sim, q_ids, g_ids = _problem(14, 9, 5, 2)
     got = rank_metrics(sim, q_ids, g_ids, ks=(1, 5, 50))

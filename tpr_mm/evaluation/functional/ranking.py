@@ -15,12 +15,11 @@ how many) unless ``allow_no_positive=True``, which excludes them with a logged
 warning. **ks larger than G** are clipped to G. NaN scores raise ``ValueError``.
 
 How: a positive's rank is 1 + the number of items ranked before it, so no sort
-is needed. Per query chunk, items below the query's worst positive cannot come
-first and are dropped by one comparison; the rest go through an exact monotone
-per-query affine map into histogram buckets whose cumulative counts give the
-items in higher buckets; items sharing a bucket with a positive are compared
-one by one (score, then index). Torch ops on the inputs' device (plus numpy for
-the dense scan on CPU).
+is needed. Per query chunk, items below the worst positive are dropped by one
+comparison; the rest get exact monotone per-query histogram buckets whose
+cumulative counts give the items in higher buckets; items sharing a positive's
+bucket are compared one by one (score, then index). Torch ops on the inputs'
+device (numpy for the dense scan on CPU).
 """
 
 import logging
@@ -36,7 +35,6 @@ from mmengine.logging import print_log
 _CHUNK_BYTES = 64 * 2**20  # float32 scores per query chunk (plus a bool mask)
 _MAX_CANDIDATES = 2**22  # more candidates in a chunk (~45 B each): split its rows
 _BUCKETS = 4096  # most histogram buckets per query, between worst and best positive
-_PER_CANDIDATE = 1.0  # histogram buckets per candidate item
 _POOL: Optional[ThreadPoolExecutor] = None  # threads for the numpy candidate scan
 
 
@@ -45,7 +43,7 @@ def _as_tensor(x) -> torch.Tensor:
 
 
 def _scores(x, name: str) -> torch.Tensor:
-    t = _as_tensor(x)
+    t = _as_tensor(x).detach()
     if not t.is_floating_point():
         raise TypeError(f'{name} must be floating point, got {t.dtype}')
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
@@ -69,11 +67,7 @@ def _chunk_rows(num_gallery: int, chunk_size: Optional[int]) -> int:
 
 
 def _positive_index(q_ids: torch.Tensor, g_sorted: torch.Tensor, g_order: torch.Tensor):
-    """Padded gallery indices of each query's positives, ascending.
-
-    Returns:
-        tuple: pos_idx (C, Pmax) int64 (padding 0), valid (C, Pmax) bool, P (C,).
-    """
+    """Positives of each query: (C, Pmax) gallery indices (padding 0), valid mask, P (C,)."""
     lo = torch.searchsorted(g_sorted, q_ids)
     num_pos = torch.searchsorted(g_sorted, q_ids, right=True) - lo
     pmax = max(int(num_pos.max()) if num_pos.numel() else 0, 1)
@@ -87,8 +81,8 @@ def _positive_index(q_ids: torch.Tensor, g_sorted: torch.Tensor, g_order: torch.
 def _candidates(sim: torch.Tensor, lo: torch.Tensor, buf: Optional[np.ndarray]) -> torch.Tensor:
     """Flat indices (ascending) of the chunk's scores >= their row's threshold.
 
-    On CPU numpy's SIMD comparison and ``flatnonzero`` are 3-10x faster than
-    torch's (measured); they release the GIL, so row blocks run in threads.
+    On CPU numpy's comparison and ``flatnonzero`` are 3-10x faster than torch's
+    (measured) and release the GIL, so row blocks run in threads.
     """
     c, g = sim.shape
     if sim.device.type != 'cpu':
@@ -147,7 +141,7 @@ def _positive_ranks(
     # Monotone bucket map y = x * 2^e - lo * 2^e: the product is exact (power of two, no
     # overflow by the cap on e), so y is one correctly rounded sum on every code path.
     # About one bucket per candidate of the query (measured best), at most _BUCKETS.
-    buckets = (row_start.diff() * _PER_CANDIDATE).long().clamp_(16, _BUCKETS)
+    buckets = row_start.diff().clamp(16, _BUCKETS)
     mag = torch.maximum(lo.abs(), hi.abs()).double().clamp_min(1e-300)
     span = (hi.double() - lo.double()).clamp_min(1e-300)
     e = torch.floor(torch.minimum(torch.log2((buckets - 1) / span), 100 - torch.log2(mag)))
@@ -181,6 +175,13 @@ def _positive_ranks(
     return torch.zeros_like(pos_idx).masked_scatter_(valid, before + 1)
 
 
+def _has_nan(sim: torch.Tensor) -> bool:
+    """max propagates NaN; numpy's max is several times faster than torch's on CPU."""
+    if sim.device.type == 'cpu':
+        return sim.numel() > 0 and bool(np.isnan(sim.numpy().max()))
+    return sim.numel() > 0 and bool(sim.amax().isnan())
+
+
 def _query_stats(ranks: torch.Tensor, valid: torch.Tensor, num_pos: torch.Tensor):
     """First rank, AP and INP (float64, CPU) of each query from its positives' ranks."""
     r = ranks.masked_fill(~valid, torch.iinfo(torch.int64).max).sort(dim=1).values.double()
@@ -206,7 +207,7 @@ def _evaluate(chunks: Iterator, q_ids, g_ids, ks, allow_no_positive, rows, check
         raise ValueError(f'ks must be positive integers, got {ks}')
     stats, buf = [], np.empty((rows, len(g_ids)), bool) if g_ids.device.type == 'cpu' else None
     for start, sim in chunks:
-        if check_nan and bool(torch.isnan(sim.amax())):
+        if check_nan and _has_nan(sim):
             bad = int(torch.isnan(sim).sum())
             rows_txt = f'{start}..{start + len(sim) - 1}'
             raise ValueError(f'similarity has {bad} NaN scores in query rows {rows_txt}')
