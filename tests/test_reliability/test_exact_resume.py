@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+import pytest
 import torch
 
 from tpr_mm.testing.faults import KILL_AT_ITER_ENV
@@ -53,6 +54,7 @@ def _assert_same_tensors(a, b, where):
         assert a == b, f'{where}: {a!r} != {b!r}'
 
 
+@pytest.mark.slow  # three training launches
 def test_sigkill_mid_epoch_then_resume_is_exact(tiny_cfg, tool, tmp_path):
     train = os.path.join(tool.root, 'tools', 'train.py')
     ref_dir, cut_dir = str(tmp_path / 'ref'), str(tmp_path / 'cut')
