@@ -41,11 +41,12 @@ def test_tiny_run_prints_table_and_ratios():
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for name in ('matmul', 'naive', 'ours_sim', 'ours_feat'):
+    for name in ('matmul', 'mm_chunk', 'naive', 'ours_sim', 'ours_feat'):
         assert re.search(rf'^{name}\s+\d+\.\d+\s+-?\d+\.\d', out, re.M), out
     assert re.search(r'naive/ours_sim: time [\d.]+x, peak memory [-\d.]+x', out)
     assert re.search(r'naive/ours_feat: time [\d.]+x, peak memory [-\d.]+x', out)
     assert re.search(r'ours_feat/matmul: time [\d.]+x', out)
+    assert re.search(r'ours_feat/mm_chunk: time [\d.]+x', out)
     # exact: same metrics as the full-sort reference
     diff = re.search(r'max \|ours_sim - naive\|: (.*)', out).group(1)
     assert all(float(v) == 0 for v in re.findall(r'\w+ ([\d.e+-]+)', diff)), diff
