@@ -197,6 +197,10 @@ def test_cfine_head_switches():
     assert torch.allclose(no_fcd.scores(img, txt), full.cfr(img, txt))
     only = _head(cfr=None, fcd=None, ranking=None, diversity=None)
     assert set(only.loss(img, txt, labels)) == {'loss_cmpm', 'loss_cmpc'}
+    # MGF off: only the global level reaches the losses.
+    img1, txt1 = dict(img, feats=img['feats'][:1]), dict(txt, feats=txt['feats'][:1])
+    out = full.loss(img1, txt1, labels)
+    assert out['loss_div'].item() == 0.0 and torch.isfinite(out['loss_cmpm'])
     with pytest.raises(ValueError, match='ranking loss needs'):
         _head(cfr=None, fcd=None)
     with pytest.raises(ValueError, match='only used by the ranking'):

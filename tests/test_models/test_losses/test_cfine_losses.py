@@ -150,6 +150,8 @@ def test_diversity_module_sums_modalities_and_is_zero_without_groups():
     want = 0.2 * (diversity_loss(torch.stack(v, 1)) + diversity_loss(torch.stack(t, 1)))
     assert module(v, t).item() == pytest.approx(want.item())
     assert module(v[:1], t[:1]).item() == 0.0
+    with pytest.raises(ValueError, match='group features'):
+        module([], [])
     # Identical groups are maximally redundant: |offdiag| = sqrt(2), / 4.
     same = [v[0], v[0] * 3]
     assert diversity_loss(torch.stack(same, 1)).item() == pytest.approx(math.sqrt(2) / 4)

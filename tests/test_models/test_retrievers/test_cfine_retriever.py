@@ -210,3 +210,15 @@ def test_inference_cost_close_to_baseline():
     neck_params = sum(p.numel() for p in cfine.neck.parameters())
     backbone_params = sum(p.numel() for p in backbone.parameters())
     assert neck_params / backbone_params < 0.03
+
+
+def test_mgf_off_trains_and_predicts_global_features_only():
+    model = _model(
+        neck=dict(type='MGFNeck', embed_dims=32, num_heads=2, img_k_ratio=0.2, refine=False)
+    )
+    inputs, samples = _batch()
+    losses = model(inputs, samples, mode='loss')
+    assert losses['loss_div'].item() == 0.0
+    sum(losses.values()).backward()
+    model.eval()
+    assert model.extract_img_feat(inputs['img']).shape == (6, 32)

@@ -101,7 +101,11 @@ class CFineHead(BaseModule):
         if self.cmpc is not None:
             out[self.cmpc.loss_name] = self.cmpc(img['feats'], text['feats'], labels)
         if self.diversity is not None:
-            out[self.diversity.loss_name] = self.diversity(img['feats'][1:], text['feats'][1:])
+            if len(img['feats']) > 1:
+                div = self.diversity(img['feats'][1:], text['feats'][1:])
+            else:  # MGF off: no group features; keep the logged key, add nothing
+                div = img['feats'][0].sum() * 0.0
+            out[self.diversity.loss_name] = div
         if self.ranking is not None:
             out[self.ranking.loss_name] = self.ranking(self.scores(img, text), labels)
         return out

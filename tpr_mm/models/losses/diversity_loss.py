@@ -50,12 +50,14 @@ class DiversityLoss(nn.Module):
     ) -> torch.Tensor:
         """Args: lists of G (N, D) group features per modality (no global).
 
-        With fewer than two groups (MGF off) there is nothing to diversify and
-        the loss is 0.
+        With a single group there is nothing to diversify and the loss is 0.
         """
+        if not len(img_groups) or not len(text_groups):
+            raise ValueError(
+                'DiversityLoss needs group features; with MGF off (no groups) the head skips it'
+            )
         if len(img_groups) < 2 or len(text_groups) < 2:
-            ref = img_groups[0] if len(img_groups) else text_groups[0]
-            return ref.new_zeros(())
+            return img_groups[0].sum() * 0.0
         loss = diversity_loss(torch.stack(list(img_groups), 1))
         loss = loss + diversity_loss(torch.stack(list(text_groups), 1))
         return self.loss_weight * loss
