@@ -4,7 +4,8 @@ runner_type = 'TPRRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # TPRLoggerHook = MMEngine's LoggerHook; the test-metric JSON is written by rank 0 only.
+    logger=dict(type='TPRLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Model selection on the *validation* split (never test); see docs/faq.md.
     # TPRCheckpointHook = MMEngine's CheckpointHook, crash-safe (docs/reliability.md).

@@ -4,6 +4,7 @@
 import glob
 import json
 import os
+import warnings
 
 import pytest
 import torch
@@ -14,11 +15,27 @@ pytestmark = pytest.mark.slow  # three launches, two of them with two processes
 
 
 def _launch(tool, script, args):
-    return tool(
-        ['bash', os.path.join(tool.root, 'tools', script)] + args,
-        python=False,
-        env=dict(PORT=str(tool.free_port())),
-    )
+    """Run a launch script; relaunch once if gloo's TCP transport aborts a process.
+
+    Rarely (about 1 launch in 30 here) a rank dies at start-up with SIGABRT,
+    "terminate called without an active exception", from C++ code of the gloo
+    backend with no Python traceback (cf. pytorch/gloo#514). That is retried once,
+    with a warning that keeps the output; any other failure, or a second abort,
+    fails the test.
+    """
+    for attempt in range(2):
+        proc = tool(
+            ['bash', os.path.join(tool.root, 'tools', script)] + args,
+            python=False,
+            env=dict(PORT=str(tool.free_port())),
+        )
+        aborted = 'terminate called without an active exception' in proc.stdout + proc.stderr
+        if proc.returncode == 0 or not aborted or attempt:
+            return proc
+        warnings.warn(
+            f'{script}: gloo aborted a process; relaunching once\n{proc.stderr[-2000:]}',
+            stacklevel=2,
+        )
 
 
 def _test_metrics(work_dir):

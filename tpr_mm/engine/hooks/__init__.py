@@ -6,6 +6,7 @@ from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .pseudo_label_hook import PseudoLabelHook
 from .rng_state_hook import RNGStateHook
 from .tpr_checkpoint_hook import TPRCheckpointHook
+from .tpr_logger_hook import TPRLoggerHook
 
 __all__ = [
     'FiniteLossHook',
@@ -13,5 +14,6 @@ __all__ = [
     'PseudoLabelHook',
     'RNGStateHook',
     'TPRCheckpointHook',
+    'TPRLoggerHook',
     'DataIssueReportHook',
 ]
