@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
-# On CPU-only machines add --cfg-options env_cfg.dist_cfg.backend=gloo
+# Without CUDA the tools switch the nccl backend to gloo by themselves (CPU runs work as is).
 set -e
 CONFIG=$1
 CHECKPOINT=$2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py args...]
-# On CPU-only machines add --cfg-options env_cfg.dist_cfg.backend=gloo
+# Without CUDA the tools switch the nccl backend to gloo by themselves (CPU runs work as is).
 set -e
 CONFIG=$1
 NPROC=$2

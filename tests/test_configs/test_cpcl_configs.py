@@ -14,6 +14,7 @@ DATASETS = ('cuhk', 'icfg', 'rstp', 'synthetic')
 CPCL = [f'cpcl_{d}.py' for d in DATASETS] + [
     'ablations/cpcl_synthetic_no_pmm.py',
     'ablations/cpcl_synthetic_no_cross.py',
+    'ablations/cpcl_synthetic_no_oplm.py',
 ]
 ITC = [f'clip_itc_weak_{d}.py' for d in DATASETS]
 _BUILT = {}
@@ -52,6 +53,10 @@ def test_cpcl_config_has_hook_and_head(name):
     if 'synthetic' not in name:  # published defaults (methods.md §4.2)
         assert hook.cluster_cfg == {'k1': 30, 'k2': 6, 'eps': 0.6, 'min_samples': 4}
         assert hook.oplm and hook.oplm_gate is None and hook.start_epoch == 0
+    assert hook.oplm == ('no_oplm' not in name)
+    if 'no_oplm' in name:  # only OPLM differs from the full synthetic recipe
+        full = HOOKS.build([h for h in _load('cpcl_synthetic.py').custom_hooks if 'oplm' in h][0])
+        assert (hook.cluster_cfg, hook.start_epoch) == (full.cluster_cfg, full.start_epoch)
     model = _build_model(cfg)
     assert type(model.head).__name__ == 'CPCLHead'
     names = {m.loss_name for m in model.head.losses}

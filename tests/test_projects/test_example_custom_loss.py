@@ -42,12 +42,12 @@ def test_config_builds_the_custom_head_through_the_registry():
     assert cfg.custom_imports['imports'] == ['example_custom_loss']
     head_cfg = cfg.model.head
     assert head_cfg.type == 'AlignedMatchingHead'
-    assert [loss.type for loss in head_cfg.losses] == ['SDMLoss']  # inherited from the base
+    assert [loss.type for loss in head_cfg.losses] == ['SDMLoss', 'ITCLoss']  # from the base
     head = MODELS.build(head_cfg)
     img = torch.randn(6, 8, generator=torch.Generator().manual_seed(1))
     samples = [{'pid': p} for p in (0, 0, 1, 2, 2, 3)]
     losses = head.loss(img, img.flip(0), samples)
-    assert set(losses) == {'loss_sdm', 'loss_align'}
+    assert set(losses) == {'loss_sdm', 'loss_itc', 'loss_align'}
     assert all(torch.isfinite(v) for v in losses.values())
 
 

@@ -4,7 +4,7 @@
 #       projects/example_custom_loss/configs/custom_loss_synthetic.py
 _base_ = ['../../../configs/clip_sdm_synthetic.py']
 custom_imports = dict(imports=['example_custom_loss'], allow_failed_imports=False)
-# Only the head type changes; the inherited SDM loss list is kept.
+# Only the head type changes; the inherited loss list (SDM + ITC) is kept.
 model = dict(
     head=dict(
         type='AlignedMatchingHead',
