@@ -43,18 +43,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def use_gloo_without_cuda(cfg: Config) -> None:
-    """NCCL needs GPUs: fall back to gloo for distributed runs on CPU."""
-    import torch
-
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    if dist_cfg.get('backend', 'nccl') == 'nccl':
-        dist_cfg['backend'] = 'gloo'
-        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
-
-
 def build_cfg(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -64,7 +52,10 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
-    use_gloo_without_cuda(cfg)
+    from tpr_mm.engine.runner import use_gloo_without_cuda
+
+    if use_gloo_without_cuda(cfg):
+        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
     if args.amp:
         from tpr_mm.engine.optim_wrappers import amp_optim_wrapper_cfg
 
