@@ -1,16 +1,17 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """CFine retriever: two towers (one CLIP may serve both), MGF neck, training-only head."""
 
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.model import BaseModel
 
 from tpr_mm.models.heads.global_matching_head import labels_from_samples
 from tpr_mm.registry import MODELS
+
+from .base_retriever import BaseRetriever
 
 __all__ = ['CFineRetriever']
 
@@ -22,7 +23,7 @@ def _build(cfg: Optional[Cfg]) -> Optional[nn.Module]:
 
 
 @MODELS.register_module()
-class CFineRetriever(BaseModel):
+class CFineRetriever(BaseRetriever):
     """CFine (Yan et al., TIP 2023) on an image tower and a text tower.
 
     Both towers return token features and the last layer's head-averaged
@@ -147,43 +148,8 @@ class CFineRetriever(BaseModel):
         """(B, T) -> (B, (1+G)·D) normalised multi-grained features."""
         return self._retrieval_feature(self.encode_text(text))
 
-    def extract_feat(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Encode whichever modalities ``inputs`` holds."""
-        feats = {}
-        if inputs.get('img') is not None:
-            feats['img_feats'] = self.extract_img_feat(inputs['img'])
-        if inputs.get('text') is not None:
-            feats['text_feats'] = self.extract_text_feat(inputs['text'])
-        return feats
-
-    # -- dispatch (same contract as TextImageRetriever) ------------------------
-    def forward(
-        self,
-        inputs: Dict[str, torch.Tensor],
-        data_samples: Optional[Sequence] = None,
-        mode: str = 'tensor',
-    ):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(inputs)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}"; expected loss, tensor or predict')
-
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        if self.head is None:
-            raise RuntimeError('CFineRetriever was built without a head; it can only run inference')
-        if inputs.get('img') is None or inputs.get('text') is None:
-            raise ValueError('training needs paired inputs with both "img" and "text"')
+        self._check_pairs(inputs, self.head)
         img, text = self.encode_image(inputs['img']), self.encode_text(inputs['text'])
         labels = labels_from_samples(data_samples, self.head.label_key, inputs['img'].device)
         return self.head.loss(img, text, labels)
-
-    def predict(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> List:
-        feats = self.extract_feat(inputs)
-        for key, field in (('img_feats', 'img_feat'), ('text_feats', 'text_feat')):
-            if key in feats:
-                for sample, value in zip(data_samples, feats[key].detach().float()):
-                    sample.set_field(value, field)
-        return list(data_samples)

@@ -118,10 +118,7 @@ class LCR2SStudent(TextImageRetriever):
 
     # -- training --------------------------------------------------------------
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        if self.head is None:
-            raise RuntimeError('LCR2SStudent was built without a head; it can only run inference')
-        if inputs.get('img') is None or inputs.get('text') is None:
-            raise ValueError('training needs paired inputs with both "img" and "text"')
+        self._check_pairs(inputs, self.head)
         h_v = self.extract_img_feat(inputs['img'])
         h_t = self.extract_text_feat(inputs['text'])
         losses = self.head.loss(h_v, h_t, data_samples)
