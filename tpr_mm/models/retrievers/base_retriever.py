@@ -62,9 +62,9 @@ class BaseRetriever(BaseModel):
                     sample.set_field(value, field)
         return list(data_samples)
 
-    def _check_pairs(self, inputs: Dict[str, torch.Tensor], head) -> None:
+    def _check_pairs(self, inputs: Dict[str, torch.Tensor]) -> None:
         """Training needs a head and paired images and captions."""
-        if head is None:
+        if getattr(self, 'head', None) is None:
             raise RuntimeError(
                 f'{type(self).__name__} was built without a head; it can only run inference'
             )

@@ -149,7 +149,7 @@ class CFineRetriever(BaseRetriever):
         return self._retrieval_feature(self.encode_text(text))
 
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        self._check_pairs(inputs, self.head)
+        self._check_pairs(inputs)
         img, text = self.encode_image(inputs['img']), self.encode_text(inputs['text'])
         labels = labels_from_samples(data_samples, self.head.label_key, inputs['img'].device)
         return self.head.loss(img, text, labels)

@@ -118,7 +118,7 @@ class LCR2SStudent(TextImageRetriever):
 
     # -- training --------------------------------------------------------------
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        self._check_pairs(inputs, self.head)
+        self._check_pairs(inputs)
         h_v = self.extract_img_feat(inputs['img'])
         h_t = self.extract_text_feat(inputs['text'])
         losses = self.head.loss(h_v, h_t, data_samples)

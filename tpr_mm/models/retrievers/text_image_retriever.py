@@ -60,6 +60,6 @@ class TextImageRetriever(BaseRetriever):
         return self.backbone.encode_text(text)['global']
 
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        self._check_pairs(inputs, self.head)
+        self._check_pairs(inputs)
         feats = self.extract_feat(inputs)
         return self.head.loss(feats['img_feats'], feats['text_feats'], data_samples)
