@@ -28,7 +28,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from tpr_mm.apis import GalleryIndex, TextImageInferencer
+from tpr_mm.apis import (
+    CorruptIndexError,
+    FingerprintMismatchError,
+    GalleryIndex,
+    TextImageInferencer,
+)
 
 HOST = '127.0.0.1'
 MAX_K = 100
@@ -216,7 +221,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     inferencer = TextImageInferencer(args.config, args.checkpoint, device=args.device)
-    index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
+    try:
+        index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
+    except (FingerprintMismatchError, CorruptIndexError, FileNotFoundError) as exc:
+        sys.exit(f'error: {exc}')
     with open(PAGE, 'rb') as f:
         page = f.read()
     server = ThreadingHTTPServer(

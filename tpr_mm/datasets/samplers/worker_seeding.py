@@ -77,7 +77,12 @@ class EpochWorkerSeeder:
     before each batch. The per-batch check uses the dataset's
     ``__getitems__`` batch-fetch entry point (installed on the worker's own
     copy of the dataset, wrapping one the dataset may define), so it needs a
-    loader with a batch size (every tpr_mm config has one).
+    map-style dataset and a loader with a batch size (every tpr_mm config has
+    both); otherwise workers are seeded when they start only.
+
+    On Linux a worker is killed when the *thread* that started it ends
+    (``PR_SET_PDEATHSIG``): iterate such a loader from the main thread or a
+    thread that outlives the iteration (MMEngine's loops do).
 
     Every worker also calls :func:`exit_with_parent`.
 
@@ -117,7 +122,16 @@ class EpochWorkerSeeder:
         self._worker_id = worker_id
         self._reseed()
         dataset = get_worker_info().dataset
-        dataset.__getitems__ = partial(self._fetch, dataset, getattr(dataset, '__getitems__', None))
+        try:
+            dataset.__getitems__ = partial(
+                self._fetch, dataset, getattr(dataset, '__getitems__', None)
+            )
+        except AttributeError:  # e.g. a dataset with __slots__: seeded at start only
+            warnings.warn(
+                f'{type(dataset).__name__} takes no attributes; DataLoader worker '
+                f'{worker_id} is seeded when it starts only, not at every epoch',
+                stacklevel=1,
+            )
 
     def _reseed(self) -> None:
         epoch = self.epoch
