@@ -39,6 +39,7 @@ HOST = '127.0.0.1'
 MAX_K = 100
 MAX_QUERY_CHARS = 1000  # far above any caption (CLIP reads 77 tokens, ~300 characters)
 LOCAL_NAMES = ('localhost', '127.0.0.1', '[::1]')
+PAGE = osp.join(osp.dirname(osp.abspath(__file__)), 'serve_page.html')
 
 
 class QueryError(ValueError):
@@ -68,9 +69,6 @@ def find_tokenizer(pipeline):
         if hasattr(transform, 'context_length'):
             return transform
     return None
-
-
-PAGE = osp.join(osp.dirname(osp.abspath(__file__)), 'serve_page.html')
 
 
 class SearchService:
