@@ -7,11 +7,13 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 import tpr_mm.fileio  # noqa: F401  (registers the 'atomic_local' file backend)
+from tpr_mm.datasets.samplers import attach_epoch_seeder
 from tpr_mm.registry import RUNNERS
 
 from .safe_loading import mmengine_safe_globals
@@ -66,6 +68,11 @@ class TPRRunner(Runner):
     * **CPU distributed runs**: with the pytorch launcher and no CUDA, the
       process group is started with gloo and the model wrapped in DDP
       without ``device_ids`` (MMEngine assumes GPUs for both).
+    * **Exact resume with workers**: multi-worker loaders built from a config
+      without its own ``worker_init_fn`` get an
+      :class:`~tpr_mm.datasets.samplers.EpochWorkerSeeder` (worker RNGs seeded
+      from seed, epoch, rank and worker id at every epoch, also with
+      persistent workers; workers exit when the trainer dies).
     * **Required hooks**: :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact
       resume) and :class:`~tpr_mm.engine.hooks.DataIssueReportHook` are
       registered when the config does not list them.
@@ -163,6 +170,14 @@ class TPRRunner(Runner):
                 find_unused_parameters=self.cfg.get('find_unused_parameters', False),
             )
         return super().wrap_model(model_wrapper_cfg, model)
+
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None, diff_rank_seed: bool = False):
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if isinstance(dataloader, dict) and 'worker_init_fn' not in dataloader:
+            quiet = bool(dataloader.get('disable_subprocess_warning', False))
+            attach_epoch_seeder(loader, seed, get_rank(), disable_subprocess_warning=quiet)
+        return loader
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
