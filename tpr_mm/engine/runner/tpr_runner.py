@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """MMEngine Runner with safe, shape-checked loading and crash-safe saving."""
 
+import os.path as osp
 import re
 from collections import OrderedDict
 from datetime import timedelta
@@ -160,16 +161,20 @@ class TPRRunner(Runner):
                 except (CheckpointReadError, FileNotFoundError) as exc:
                     problems.append(str(exc) if path in str(exc) else f'{path}: {exc}')
                     continue
-                if problems:
+                if problems or not filename:
+                    why = '; '.join(problems) or f'{self.work_dir}/last_checkpoint is empty'
                     self.logger.warning(
-                        f'could not resume from {"; ".join(problems)}. Resumed from the '
-                        f'newest intact checkpoint {path} instead.'
+                        f'could not resume from {why}. Resumed from the newest intact '
+                        f'checkpoint {path} instead.'
                     )
                 return None
+            named = f'names {filename}' if filename else 'is empty'
+            folder = osp.dirname(filename) or self.work_dir
             raise CheckpointReadError(
-                f'cannot resume: {self.work_dir}/last_checkpoint names {filename!r} and no '
-                'intact epoch_*.pth / iter_*.pth checkpoint is next to it'
+                f'cannot resume: {self.work_dir}/last_checkpoint {named} and no intact '
+                f'epoch_*.pth / iter_*.pth checkpoint is in {folder}'
                 + (f' ({"; ".join(problems)})' if problems else '')
+                + '. Pass --resume CKPT, or delete last_checkpoint to start from scratch.'
             )
         finally:
             self._resuming = False
