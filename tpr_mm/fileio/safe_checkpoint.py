@@ -28,6 +28,7 @@ import functools
 import os
 import os.path as osp
 import pickle
+import re
 import zipfile
 from typing import Any, Callable, Optional, Union
 
@@ -82,9 +83,13 @@ def describe_checkpoint_damage(path: str) -> Optional[str]:
 
 def _refusal_reason(message: str) -> str:
     """The object PyTorch refused, without its generic advice around it."""
-    parts = [p.strip() for p in message.split('\n\n') if p.strip()]
-    core = [p for p in parts[1:] if not p.startswith('Check the documentation')]
-    return ' '.join(core).replace('Please file an issue', '').strip() or message
+    text = re.sub(r'\x1b\[[0-9;]*m', '', message).split('Check the documentation')[0]
+    if 'WeightsUnpickler error:' in text:
+        text = text.split('WeightsUnpickler error:', 1)[1]
+    else:  # e.g. "Trying to load unsupported GLOBAL posix.system whose module ... is blocked."
+        text = [p for p in text.split('\n\n') if p.strip()][-1]
+    text = text.split('. Please use')[0]
+    return ' '.join(text.split()).rstrip('.')
 
 
 def safe_torch_load(path: Union[str, os.PathLike], map_location: Any = 'cpu') -> Any:
