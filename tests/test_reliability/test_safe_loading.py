@@ -155,3 +155,18 @@ def test_every_mmengine_entry_point_is_weights_only(tmp_path, monkeypatch):
     with pytest.raises(UnsafeCheckpointError, match='refusing to load while'):
         CheckpointLoader.load_checkpoint('https://example.invalid/epoch_1.pth')
     assert not os.path.exists(marker)
+
+
+def test_torch_load_is_called_in_one_place_and_jit_load_nowhere():
+    """Every checkpoint read goes through tpr_mm.fileio.safe_torch_load (weights_only=True)."""
+    call = re.compile(r'(?<![`\w.])torch\.(jit\.)?load\(')
+    calls = []
+    for folder in ('tpr_mm', 'tools'):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+            for name in files:
+                if name.endswith('.py'):
+                    path = os.path.join(dirpath, name)
+                    with open(path, encoding='utf-8') as f:
+                        for match in call.finditer(f.read()):
+                            calls.append((os.path.relpath(path, ROOT), match.group(0)))
+    assert calls == [('tpr_mm/fileio/safe_checkpoint.py', 'torch.load(')]
