@@ -114,10 +114,10 @@ def safe_torch_load(path: Union[str, os.PathLike], map_location: Any = 'cpu') ->
         if 'Weights only load failed' not in str(exc):
             raise CheckpointReadError(f'{path}: damaged checkpoint ({exc})') from exc
         raise UnsafeCheckpointError(
-            f"{path}: refused by PyTorch's weights-only unpickler, nothing in the file was "
-            f'run: {_refusal_reason(str(exc))}. tpr_mm checkpoints hold only tensors and '
-            "MMEngine's meta; do not load this file without weights-only unpickling unless "
-            'you trust its source.'
+            f"{path}: refused by PyTorch's weights-only unpickler (a crafted or damaged file); "
+            f'nothing in the file was run: {_refusal_reason(str(exc))}. tpr_mm checkpoints '
+            "hold only tensors and MMEngine's meta; do not load this file without "
+            'weights-only unpickling unless you trust its source.'
         ) from exc
     except (EOFError, OSError, RuntimeError, ValueError, KeyError, IndexError) as exc:
         raise CheckpointReadError(
