@@ -67,10 +67,9 @@ def resolve_checkpoint(path: str, prefer: str = 'best') -> str:
 
 def load_model_weights(model: nn.Module, checkpoint: str) -> None:
     """Load an MMEngine checkpoint's ``state_dict`` strictly, with safe unpickling."""
-    from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
+    from tpr_mm.fileio import safe_torch_load
 
-    with mmengine_safe_globals():
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    ckpt = safe_torch_load(checkpoint, map_location='cpu')  # weights_only=True
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
