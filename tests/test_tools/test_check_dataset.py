@@ -158,3 +158,30 @@ def test_command_line_entry_point():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'RSTPReid at' in proc.stdout
+
+
+def test_duplicate_records_fail(capsys, synthetic_root, tmp_path):
+    src, _ = synthetic_root
+    root = str(tmp_path / 'copy')
+    shutil.copytree(src, root)
+    ann = osp.join(root, 'reid_raw.json')
+    records = json.load(open(ann))
+    train = [i for i, r in enumerate(records) if r['split'] == 'train']
+    records.append(dict(records[train[0]]))  # a fully duplicate record
+    records.append(dict(records[train[1]], split='test'))  # a train image also in test
+    json.dump(records, open(ann, 'w'))
+    n = len(records)
+    assert check_dataset.main(['CUHKPEDES', root]) == 1
+    out = capsys.readouterr().out
+    path0, path1 = records[train[0]]['file_path'], records[train[1]]['file_path']
+    assert (
+        f"duplicate: record {n - 2} (train) repeats file_path '{path0}' of record {train[0]} "
+        '(train): an identical record'
+    ) in out
+    assert (
+        f"duplicate: record {n - 1} (test) repeats file_path '{path1}' of record {train[1]} "
+        '(train): same image, different split'
+    ) in out
+    assert '2 record(s) repeat the image path of an earlier record' in out
+    assert out.rstrip().endswith('FAILED: see the problems above')
+    assert '5 / 16 / 32' in _row(out, 'train')  # the duplicate counts as an image
