@@ -90,7 +90,14 @@ def build_split(args: argparse.Namespace, split: str):
 
 
 def image_problems(dataset, check_images: bool) -> List[str]:
-    """Describe every missing (or, with ``check_images``, unreadable) image of a split."""
+    """Describe every missing (or, with ``check_images``, unreadable) image of a split.
+
+    Images are decoded by the training loader in its strict mode, so a
+    truncated file or a decompression bomb is reported with the reason.
+    """
+    from tpr_mm.datasets.transforms import LoadPersonImage
+
+    load = LoadPersonImage(truncated='error')
     problems = []
     for idx in range(len(dataset)):
         path = dataset.get_data_info(idx)['img_path']
@@ -98,10 +105,7 @@ def image_problems(dataset, check_images: bool) -> List[str]:
             problems.append(f'missing image: {path}')
         elif check_images:
             try:
-                from PIL import Image
-
-                with Image.open(path) as img:
-                    img.convert('RGB')
+                load(dict(img_path=path))
             except Exception as err:  # any decoder failure is a broken file
                 problems.append(f'unreadable image: {path} ({type(err).__name__}: {err})')
     return problems
