@@ -168,3 +168,48 @@ def test_meta_lists_every_file_and_older_sets_are_still_recognised(tmp_path, gen
     assert replace_refusal(root) is None
     generate_synthetic_pedes(str(root), **{**TINY, 'seed': 2})
     assert synthetic_params_match(str(root), **{**TINY, 'seed': 2})
+
+
+_RANK_SCRIPT = """
+import sys, torch.distributed as dist
+dist.init_process_group('gloo', init_method='tcp://127.0.0.1:' + sys.argv[1],
+                        rank=int(sys.argv[2]), world_size=2)
+from tpr_mm.datasets import SyntheticPEDES
+try:
+    SyntheticPEDES(sys.argv[3], split='test', num_train_ids=1, num_val_ids=0, num_test_ids=1,
+                   images_per_id=1, image_size=(32, 16))
+except Exception as err:
+    print(f'rank {sys.argv[2]}: {type(err).__name__}: {err}')
+    sys.exit(3)
+"""
+
+
+def test_refusal_on_rank_0_reaches_every_rank_without_a_hang(tmp_path):
+    """Rank 0 writes the set; its refusal must not leave rank 1 waiting at a barrier."""
+    import socket
+    import subprocess
+    import sys
+
+    root = tmp_path / 'thesis'
+    root.mkdir()
+    (root / 'notes.txt').write_text('mine')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = str(s.getsockname()[1])
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    procs = [
+        subprocess.Popen(
+            [sys.executable, '-c', _RANK_SCRIPT, port, str(rank), str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for rank in (0, 1)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [3, 3], outs
+    assert 'rank 0: FileExistsError: refusing to write the synthetic dataset into' in outs[0]
+    assert 'rank 1: RuntimeError: SyntheticPEDES: rank 0 could not prepare' in outs[1]
+    assert 'FileExistsError: refusing to write' in outs[1] and 'no synthetic_meta.json' in outs[1]
+    assert (root / 'notes.txt').read_text() == 'mine'
