@@ -213,3 +213,23 @@ def test_refusal_on_rank_0_reaches_every_rank_without_a_hang(tmp_path):
     assert 'rank 1: RuntimeError: SyntheticPEDES: rank 0 could not prepare' in outs[1]
     assert 'FileExistsError: refusing to write' in outs[1] and 'no synthetic_meta.json' in outs[1]
     assert (root / 'notes.txt').read_text() == 'mine'
+
+
+def test_files_added_while_the_set_is_rendered_are_kept(tmp_path, monkeypatch):
+    """The check is repeated just before the swap: a file put in meanwhile stops it."""
+    from tpr_mm.datasets.synthetic import generator
+
+    root = tmp_path / 'set'
+    real = generator._write_dataset
+
+    def slow_write(out, params):
+        stats = real(out, params)
+        root.mkdir()  # the missing folder is created and used meanwhile
+        (root / 'late.txt').write_text('arrived during rendering')
+        return stats
+
+    monkeypatch.setattr(generator, '_write_dataset', slow_write)
+    with pytest.raises(FileExistsError, match='has no synthetic_meta'):
+        generate_synthetic_pedes(str(root), **TINY)
+    assert (root / 'late.txt').read_text() == 'arrived during rendering'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['set']  # temp folder removed

@@ -123,6 +123,16 @@ def _swap_into_place(tmp: Path, root: Path) -> None:
         old.unlink() if old.is_symlink() else shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_replaceable(root: Path) -> None:
+    refusal = replace_refusal(root)
+    if refusal is not None:
+        raise FileExistsError(
+            f"refusing to write the synthetic dataset into '{root}': {refusal}. Only a missing "
+            f'or empty folder, or a synthetic set written by tpr_mm whose {META_FILE} lists '
+            'everything in it, is replaced; choose another folder or move those files away'
+        )
+
+
 def _normalize_params(**params) -> dict:
     sig = inspect.signature(generate_synthetic_pedes).parameters
     defaults = {k: v.default for k, v in sig.items() if k not in ('data_root', 'overwrite')}
@@ -238,17 +248,12 @@ def generate_synthetic_pedes(
     if not overwrite and synthetic_params_match(root, **params):
         print_log(f'Reusing synthetic dataset at {root}', logger='current')
         return read_synthetic_meta(root)['stats']
-    refusal = replace_refusal(root)
-    if refusal is not None:
-        raise FileExistsError(
-            f"refusing to write the synthetic dataset into '{root}': {refusal}. Only a missing "
-            f'or empty folder, or a synthetic set written by tpr_mm whose {META_FILE} lists '
-            'everything in it, is replaced; choose another folder or move those files away'
-        )
+    _check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.tmp-', dir=root.parent))
     try:
         stats = _write_dataset(tmp, params)
+        _check_replaceable(root)  # again: files may have appeared while rendering
         _swap_into_place(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
