@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Truncated image files are named and counted (or refused); decompression bombs are refused."""
 
+import re
 import struct
 import zlib
 from unittest import mock
@@ -93,19 +94,26 @@ def test_unreadable_file_is_not_called_truncated(tmp_path):
 
 
 @pytest.mark.parametrize(
-    'size,kwargs',
+    'size,kwargs,reason',
     [
-        ((100_000, 100_000), {}),  # beyond PIL's own error limit
-        ((8_000, 8_000), {}),  # 64 Mpx: below PIL's limits, above max_pixels
-        ((10_000, 10_000), {'max_pixels': 200_000_000}),  # PIL's DecompressionBombWarning
+        # beyond PIL's own error limit
+        ((100_000, 100_000), {}, r'Image size \(10000000000 pixels\) exceeds limit'),
+        # 64 Mpx: below PIL's limits, above max_pixels
+        ((8_000, 8_000), {}, '8000 x 8000 = 64,000,000 pixels, more than max_pixels=50,000,000'),
+        # PIL's DecompressionBombWarning, turned into an error
+        ((10_000, 10_000), {'max_pixels': 200_000_000}, r'\(100000000 pixels\) exceeds limit'),
     ],
 )
 @pytest.mark.parametrize('on_error', ['raise', 'skip'])
-def test_decompression_bomb_is_an_error_naming_the_file(size, kwargs, on_error, tmp_path):
+def test_decompression_bomb_is_an_error_naming_the_file(size, kwargs, reason, on_error, tmp_path):
     path = _png_header(tmp_path / 'bomb.png', *size)
     load = _load(on_error=on_error, **kwargs)
-    with pytest.raises(Image.DecompressionBombError, match=f'refusing to decode image file {path}'):
+    with pytest.raises(Image.DecompressionBombError) as err:
         load(dict(img_path=path))
+    assert str(err.value).startswith(
+        f'refusing to decode image file {path}: possible decompression bomb ('
+    )
+    assert re.search(reason, str(err.value)) and 'LoadPersonImage(max_pixels=...)' in str(err.value)
     assert load.num_skipped == 0
 
 
