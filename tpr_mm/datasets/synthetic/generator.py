@@ -18,10 +18,8 @@ a set written here and lists everything in it (see :mod:`.ownership`).
 
 import inspect
 import json
-import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -37,7 +35,8 @@ from .ownership import (
     GENERATOR_NAME,
     META_FILE,
     SPLITS,
-    replace_refusal,
+    check_replaceable,
+    swap_into_place,
 )
 from .render import render_person
 
@@ -111,26 +110,6 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))  # last: marks completeness
     return stats
-
-
-def _swap_into_place(tmp: Path, root: Path) -> None:
-    old = None
-    if root.is_symlink() or root.exists():
-        old = root.with_name(f'.{root.name}.old-{uuid.uuid4().hex[:8]}')
-        os.replace(root, old)
-    os.replace(tmp, root)
-    if old is not None:
-        old.unlink() if old.is_symlink() else shutil.rmtree(old, ignore_errors=True)
-
-
-def _check_replaceable(root: Path) -> None:
-    refusal = replace_refusal(root)
-    if refusal is not None:
-        raise FileExistsError(
-            f"refusing to write the synthetic dataset into '{root}': {refusal}. Only a missing "
-            f'or empty folder, or a synthetic set written by tpr_mm whose {META_FILE} lists '
-            'everything in it, is replaced; choose another folder or move those files away'
-        )
 
 
 def _normalize_params(**params) -> dict:
@@ -248,13 +227,13 @@ def generate_synthetic_pedes(
     if not overwrite and synthetic_params_match(root, **params):
         print_log(f'Reusing synthetic dataset at {root}', logger='current')
         return read_synthetic_meta(root)['stats']
-    _check_replaceable(root)
+    check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.tmp-', dir=root.parent))
     try:
         stats = _write_dataset(tmp, params)
-        _check_replaceable(root)  # again: files may have appeared while rendering
-        _swap_into_place(tmp, root)
+        check_replaceable(root)  # again: files may have appeared while rendering
+        swap_into_place(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

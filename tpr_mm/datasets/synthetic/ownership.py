@@ -11,6 +11,8 @@ refused: the generator never deletes what it did not write.
 
 import json
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Iterable, List, Optional, Set
 
@@ -132,3 +134,25 @@ def replace_refusal(root: Path) -> Optional[str]:
         shown = ', '.join(repr(f) for f in foreign)
         return f'it holds files or folders that its {META_FILE} does not list: {shown}'
     return None
+
+
+def swap_into_place(tmp: Path, root: Path) -> None:
+    """Rename the finished set ``tmp`` to ``root``, deleting what ``root`` held (checked first)."""
+    old = None
+    if root.is_symlink() or root.exists():
+        old = root.with_name(f'.{root.name}.old-{uuid.uuid4().hex[:8]}')
+        os.replace(root, old)
+    os.replace(tmp, root)
+    if old is not None:
+        old.unlink() if old.is_symlink() else shutil.rmtree(old, ignore_errors=True)
+
+
+def check_replaceable(root: Path) -> None:
+    """Raise ``FileExistsError`` naming ``root`` and the reason unless it may be replaced."""
+    refusal = replace_refusal(root)
+    if refusal is not None:
+        raise FileExistsError(
+            f"refusing to write the synthetic dataset into '{root}': {refusal}. Only a missing "
+            f'or empty folder, or a synthetic set written by tpr_mm whose {META_FILE} lists '
+            'everything in it, is replaced; choose another folder or move those files away'
+        )
