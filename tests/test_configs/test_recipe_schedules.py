@@ -131,3 +131,33 @@ def test_reference_factors_restated():
     assert cfine_factor(10) == pytest.approx(0.901) and cfine_factor(11) == 1.0
     assert cfine_factor(20) == 1.0 and cfine_factor(21) == pytest.approx(0.1)
     assert cfine_factor(36) == pytest.approx(1e-3) and cfine_factor(50) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize('name', ['cfine_bert_published_icfg', 'cfine_rstp'])
+def test_cfine_every_parameter_group(name):
+    """shuanglinyan/CFine:config.py network_config: Adam groups (other modules lr 1e-4 no decay;
+    image tower lr 1e-5 decay 4e-5; text tower lr 1e-5 no decay), for every trainable parameter."""
+    pytest.importorskip('transformers')
+    from mmengine.optim import build_optim_wrapper
+    from test_cfine_configs import _tiny_towers
+
+    from tpr_mm.registry import MODELS
+
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', f'{name}.py'))
+    init_default_scope('tpr_mm')
+    model = MODELS.build(_tiny_towers(cfg))
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    found = {}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            found[id(p)] = (group['lr'], group['weight_decay'])
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert len(found) == len(trainable)  # the unused CLIP parts are frozen and left out
+    for pname, param in trainable:
+        if pname.startswith('image_backbone.'):
+            expect = (1e-5, 4e-5)
+        elif pname.startswith('text_backbone.'):
+            expect = (1e-5, 0.0)
+        else:
+            expect = (1e-4, 0.0)
+        assert found[id(param)] == pytest.approx(expect, rel=1e-12), pname
