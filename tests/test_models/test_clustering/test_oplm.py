@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from tpr_mm.models.clustering import oplm
 from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
 
 
@@ -113,7 +114,10 @@ def _naive_clpc(image_labels, text_labels, image_bank):
 
 
 @pytest.mark.parametrize('seed', [0, 1, 2, 3])
-def test_clpc_rule_matches_reference_loop(seed):
+@pytest.mark.parametrize('block', [None, 7])
+def test_clpc_rule_matches_reference_loop(seed, block, monkeypatch):
+    if block is not None:  # many small similarity blocks instead of one
+        monkeypatch.setattr(oplm, '_SIM_BLOCK', block)
     rng = np.random.default_rng(seed)
     n = 60
     yv = rng.integers(-1, 6, size=n)

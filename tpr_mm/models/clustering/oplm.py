@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
+# Entries of one query-by-candidate similarity block (16 MiB of float32).
+_SIM_BLOCK = 1 << 22
 OPLM_RULES = ('paired', 'clpc')
-_CHUNK = 1024
 
 
 def _as_numpy(x: ArrayLike, dtype) -> np.ndarray:
@@ -125,8 +126,9 @@ def mine_images_clpc(
             continue
         bank = img_feats[members]
         queries = todo[txt_labels[todo] == c]
-        for start in range(0, queries.size, _CHUNK):  # bounded (chunk, M) similarity blocks
-            q = queries[start : start + _CHUNK]
+        step = max(1, _SIM_BLOCK // members.size)  # bounded (step, M) similarity blocks
+        for start in range(0, queries.size, step):
+            q = queries[start : start + step]
             sims = img_feats[q] @ bank.T
             sims[q[:, None] == members[None, :]] = -np.inf  # j != i
             partner[q] = members[np.argmax(sims, axis=1)]
