@@ -272,3 +272,30 @@ def test_tiny_teacher_then_student_train_through_the_runner(tmp_path):
     assert not any(k.startswith('backbone.bert') for k in changed)  # frozen
     metrics = runner.test()
     assert set(metrics) == {'t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP'}
+
+
+def test_metafile_lists_every_lcr2s_config():
+    import glob
+
+    import yaml
+
+    with open(os.path.join(ROOT, 'configs', 'metafiles', 'lcr2s.yml')) as f:
+        meta = yaml.safe_load(f)
+    (coll,) = meta['Collections']
+    assert coll['Name'] == 'LCR2S' and coll['README'] == 'docs/methods/lcr2s.md'
+    assert os.path.isfile(os.path.join(ROOT, coll['README']))
+    stems = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, 'configs', 'lcr2s_*'))}
+    models = {m['Name']: m for m in meta['Models']}
+    assert set(models) == stems
+    published = {'cuhk': 67.36, 'icfg': 57.93, 'rstp': 54.95}
+    for name, m in models.items():
+        assert m['In Collection'] == 'LCR2S' and m['Config'] == f'configs/{name}.py'
+        kind = 'published' if name.startswith('lcr2s_rn50_bert_') else 'adaptation'
+        assert m['Metadata']['Architecture Kind'] == kind, name
+        key = name.rsplit('_', 1)[-1]
+        if key in published and '_student_' in name:
+            (res,) = m['Results']
+            assert res['Task'] == 'Text-to-Image Person Retrieval'
+            assert res['Metrics']['Rank-1'] == published[key]
+        else:
+            assert 'Results' not in m, name
