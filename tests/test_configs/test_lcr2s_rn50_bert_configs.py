@@ -254,6 +254,9 @@ def test_tiny_teacher_then_student_train_through_the_runner(tmp_path):
 
     cfg = _tiny(_load('lcr2s_rn50_bert_student_rstp'), str(tmp_path / 's'), data_root, vocab, size)
     cfg.model.teacher_checkpoint = str(tmp_path / 't')
+    # The teacher's weights come from its checkpoint: its ImageNet file is never read.
+    cfg.model.teacher = copy.deepcopy(cfg.model.teacher)  # not shared with the student's
+    cfg.model.teacher.backbone.image_encoder.pretrained = str(tmp_path / 'moved_away.pth')
     cfg.experiment_name = 'lcr2s_rn50_bert_tiny_student'
     runner = RUNNERS.build(cfg)
     initial = {k: v.clone() for k, v in runner.model.state_dict().items()}
