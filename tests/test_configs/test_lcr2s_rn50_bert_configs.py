@@ -81,6 +81,12 @@ def test_published_configs(name):
     assert cfg.train_cfg.max_epochs == 80
 
 
+def test_base_model_needs_identity_count():
+    head = _load('lcr2s_rn50_bert_teacher_cuhk').model.head.losses[1]
+    with pytest.raises(ValueError, match='CMPCLoss needs num_classes'):
+        MODELS.build(dict(head, num_classes=None))
+
+
 def _tipcb_lr(epoch):
     """TIPCB (function.gradual_warmup + StepLR(50, 0.1) stepped after each epoch), 0-indexed."""
     lr = 3e-3

@@ -65,6 +65,11 @@ class CMPCLoss(nn.Module):
         loss_name: str = 'loss_cmpc',
     ) -> None:
         super().__init__()
+        if num_classes is None or int(num_classes) < 1:
+            raise ValueError(
+                f'CMPCLoss needs num_classes = the number of training identities, got '
+                f'{num_classes!r}; base configs leave it to the leaf config'
+            )
         self.classifier_weight = nn.Parameter(torch.empty(in_channels, num_classes))
         nn.init.xavier_uniform_(self.classifier_weight, gain=1.0)
         self.num_classes = num_classes
