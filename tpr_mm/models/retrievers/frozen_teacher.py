@@ -82,6 +82,21 @@ def load_model_weights(model: nn.Module, checkpoint: str) -> None:
         )
 
 
+def _skip_initial_weights(cfg: dict) -> None:
+    """Set ``pretrained=None`` in a backbone config and its nested module configs.
+
+    A BERT tower keeps its ``pretrained`` directory: it also defines the
+    architecture (``HFBertBackbone`` needs a directory or a config).
+    """
+    if cfg.get('type') == 'HFBertBackbone':
+        return
+    if 'pretrained' in cfg:
+        cfg['pretrained'] = None
+    for value in cfg.values():
+        if isinstance(value, dict):
+            _skip_initial_weights(value)
+
+
 def build_frozen_teacher(
     cfg: dict, checkpoint: Optional[str], device: Optional[torch.device] = None
 ) -> nn.Module:
@@ -102,9 +117,9 @@ def build_frozen_teacher(
         )
     path = resolve_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
-    if isinstance(cfg.get('backbone'), dict) and 'pretrained' in cfg['backbone']:
+    if isinstance(cfg.get('backbone'), dict):
         # Every weight comes from the checkpoint; do not read initial weights.
-        cfg['backbone']['pretrained'] = None
+        _skip_initial_weights(cfg['backbone'])
     teacher = MODELS.build(cfg)
     load_model_weights(teacher, path)
     teacher.requires_grad_(False)
