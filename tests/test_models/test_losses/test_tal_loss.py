@@ -86,9 +86,11 @@ def test_alpha_is_constant_in_the_gradient():
 
 
 def test_no_negatives_gives_zero_and_bad_shapes_raise():
-    img = torch.randn(3, 4)
-    loss = tal_per_sample(img, img.clone(), torch.zeros(3, dtype=torch.long))
-    assert torch.equal(loss, torch.zeros(3))  # log 0 = -inf, clamped like RDE
+    img = torch.randn(3, 4, requires_grad=True)
+    loss = tal_per_sample(img, img.detach().clone(), torch.zeros(3, dtype=torch.long))
+    assert torch.equal(loss, torch.zeros(3))  # no negatives: zero loss like RDE ...
+    loss.sum().backward()
+    assert torch.equal(img.grad, torch.zeros(3, 4))  # ... and a zero (not NaN) gradient
     with pytest.raises(ValueError, match='shapes'):
         tal_per_sample(torch.randn(3, 4), torch.randn(2, 4), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match='reduction'):

@@ -19,7 +19,12 @@ def _anchor_losses(scores: torch.Tensor, positive: torch.Tensor, tau: float, mar
     # α: softmax of s/τ over the row's positives, a constant (no gradient) in RDE.
     alpha = (weights / weights.sum(dim=1, keepdim=True)).detach()
     pos = (alpha * scores).sum(dim=1)
-    neg = tau * (exp * (1.0 - positive)).sum(dim=1).clamp(max=_MAX_NEG_SUM).log()
+    # A row without negatives sums to 0: RDE's log(0) = -inf gives a zero loss but a NaN
+    # gradient; the floor keeps the (zero) loss and a zero gradient. Real negatives never
+    # underflow to it (exp(-1/tau) > tiny for tau >= 0.012 in float32).
+    neg_sum = (exp * (1.0 - positive)).sum(dim=1)
+    floor = torch.finfo(neg_sum.dtype).tiny
+    neg = tau * neg_sum.clamp(min=floor, max=_MAX_NEG_SUM).log()
     return (margin - pos + neg).clamp(min=0)
 
 
@@ -39,8 +44,9 @@ def tal_per_sample(
     [m − Σ_{j∈P_i} α_ij s_ij + τ log Σ_{k∉P_i} exp(s_ik/τ)]₊ + the same on sᵀ,
 
     α_ij = softmax over j ∈ P_i of s_ij/τ (detached). The log-sum-exp over
-    negatives is a smooth hardest negative; a row without negatives gives
-    log 0 = −inf and a zero loss, as in RDE.
+    negatives is a smooth hardest negative; a row without negatives gives a
+    zero loss, as in RDE (there via log 0 = −inf, with a NaN gradient; here
+    with a zero gradient).
 
     Args:
         img_feats (Tensor): (N, D) image embeddings (normalised inside).
