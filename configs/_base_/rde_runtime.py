@@ -12,5 +12,6 @@ custom_hooks = [
         dataloader=None,  # the training loader itself (augmented, shuffled), as RDE
     ),
 ]
+rde_weak_gmm = dict(max_iter=10, tol=1e-2, reg_covar=5e-4)
 rde_strong_gmm = dict(max_iter=100, tol=1e-4, reg_covar=1e-6)
 rde_evaluator = dict(type='TextImageRetrievalMetric', named_features=('bge', 'tse'))
