@@ -8,5 +8,5 @@ train_dataloader = dict(
 # RDE fits the stronger mixture above noise 0.4 (processor.py).
 custom_hooks = [
     dict(type='FiniteLossHook'),
-    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}),
+    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}, train_in_eval_mode=True),
 ]

@@ -14,5 +14,5 @@ test_evaluator = val_evaluator
 # RDE fits the stronger mixture on RSTPReid at every noise rate (processor.py).
 custom_hooks = [
     dict(type='FiniteLossHook'),
-    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}),
+    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}, train_in_eval_mode=True),
 ]

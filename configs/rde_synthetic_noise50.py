@@ -5,5 +5,10 @@ train_dataloader = dict(dataset=dict(noisy_rate=0.5, noisy_seed=1))
 # RDE fits the stronger mixture above noise 0.4 (processor.py).
 custom_hooks = [
     dict(type='FiniteLossHook'),
-    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}, progress=False),
+    dict(
+        type='ConsensusDivisionHook',
+        gmm_cfg={{_base_.rde_strong_gmm}},
+        train_in_eval_mode=False,
+        progress=False,
+    ),
 ]

@@ -43,6 +43,8 @@ def test_published_settings(name):
     # RDE: the stronger GaussianMixture above noise 0.4 and on RSTPReid.
     want = STRONG if rate > 0.4 or key == 'rstp' else WEAK
     assert hook.gmm_cfg == want and hook.threshold == 0.5 and hook.dataloader_cfg is None
+    # Published numbers: training in eval mode (RDE README, issue #8); synthetic: train mode.
+    assert hook.train_in_eval_mode == (key in DATASETS)
     assert cfg.test_evaluator.named_features == ('bge', 'tse')
     model = cfg.model
     assert model.type == 'RDERetriever' and model.bge_weight == 0.5

@@ -3,6 +3,7 @@
 
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -115,3 +116,14 @@ def test_divide_separates_bimodal_losses_reproducibly():
         ConsensusDivisionHook(gmm_cfg=dict(n_components=3))
     with pytest.raises(FloatingPointError, match='non-finite'):
         hook.divide(dict(losses, bge=np.full(400, np.nan)), epoch=0, seed=0)
+
+
+def test_train_in_eval_mode_keeps_batchnorm_statistics():
+    """RDE's published training ran in eval mode: the TSE BatchNorm statistics never move."""
+    for keep_eval in (True, False):
+        bn = torch.nn.BatchNorm1d(3)
+        runner = SimpleNamespace(model=bn.train())
+        ConsensusDivisionHook(train_in_eval_mode=keep_eval).before_train_iter(runner, 0)
+        assert bn.training is not keep_eval
+        bn(torch.randn(8, 3) + 5.0)
+        assert torch.equal(bn.running_mean, torch.zeros(3)) is keep_eval

@@ -64,6 +64,14 @@ class ConsensusDivisionHook(Hook):
             reuses the training dataloader.
         seed (int, optional): Seed of the coin flips; None = the runner's seed.
         head (str): Attribute of the model holding ``set_division``.
+        train_in_eval_mode (bool): Keep the model in eval mode for the
+            training iterations too (set before every iteration). RDE's
+            published numbers were trained so: its division pass left the
+            model in eval mode until issue #8 added ``model.train()``, and its
+            README advises removing that call again to reproduce them. In
+            tpr_mm's CLIP only the TSE BatchNorm is affected (running
+            statistics instead of batch statistics, never updated).
+            Defaults to False (train mode, the code as published now).
         fp16 (bool): Autocast during the loss pass.
         progress (bool): tqdm progress bar on the main process.
     """
@@ -77,6 +85,7 @@ class ConsensusDivisionHook(Hook):
         dataloader: Optional[dict] = None,
         seed: Optional[int] = None,
         head: str = 'head',
+        train_in_eval_mode: bool = False,
         fp16: bool = False,
         progress: bool = True,
     ) -> None:
@@ -88,6 +97,7 @@ class ConsensusDivisionHook(Hook):
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.seed = seed
         self.head = head
+        self.train_in_eval_mode = train_in_eval_mode
         self.fp16 = fp16
         self.progress = progress
         self._loader = None
@@ -233,6 +243,11 @@ class ConsensusDivisionHook(Hook):
         weights, stats = payload
         head.set_division(weights)
         self._log(runner, stats)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        # The train loop calls model.train() after before_train_epoch; undo it per iteration.
+        if self.train_in_eval_mode and runner.model.training:
+            runner.model.eval()
 
     def _log(self, runner, stats: Dict[str, float]) -> None:
         if not is_main_process():
