@@ -19,6 +19,7 @@ custom_hooks = [
         cluster_cfg=dict(k1=8, k2=4, eps=0.5, min_samples=4),
         oplm=True,
         oplm_gate=None,
+        oplm_rule='paired',
         # Synthetic-scale adaptation: this CLIP starts from random weights (the paper's is
         # pretrained), so the first epochs train with every pair an outlier (instance SDM on
         # the own pair only) until the two towers are aligned; see docs/methods/cpcl.md.

@@ -19,4 +19,4 @@ model = dict(
         dict(type='RelationDistillLoss', loss_weight=1.0),
     ],
 )
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'reasoning': dict(lr_mult=5.0)}))
+optim_wrapper = dict(paramwise_cfg=dict(rules=dict(reasoning=dict(lr_mult=5.0))))

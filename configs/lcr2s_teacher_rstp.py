@@ -20,4 +20,4 @@ train_dataloader = dict(
     )
 )
 # New modules learn 5x faster, like IRRA's new heads.
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'fusion': dict(lr_mult=5.0)}))
+optim_wrapper = dict(paramwise_cfg=dict(rules=dict(fusion=dict(lr_mult=5.0))))

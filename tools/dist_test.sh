@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
+# Runs the project's .venv python when it exists (tools/resolve_python.sh; TPR_PYTHON overrides).
 # Without CUDA the tools switch the nccl backend to gloo by themselves (CPU runs work as is).
 set -e
 CONFIG=$1
@@ -8,6 +9,7 @@ NPROC=$3
 shift 3
 PORT=${PORT:-29500}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PYTHONPATH="$ROOT:$PYTHONPATH" exec python -m torch.distributed.run \
+. "$ROOT/tools/resolve_python.sh"
+PYTHONPATH="$ROOT:$PYTHONPATH" exec "$PY" -m torch.distributed.run \
     --nnodes=1 --node_rank=0 --master_addr=127.0.0.1 --master_port="$PORT" \
     --nproc_per_node="$NPROC" "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

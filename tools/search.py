@@ -14,6 +14,7 @@ import sys
 import time
 
 from tpr_mm.apis import (
+    CorruptIndexError,
     FingerprintMismatchError,
     GalleryIndex,
     TextImageInferencer,
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
             )
             return 0
         index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
-    except FingerprintMismatchError as exc:
+    except (FingerprintMismatchError, CorruptIndexError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     results = search_text(inferencer, index, args.text, args.k)

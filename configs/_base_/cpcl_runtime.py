@@ -12,6 +12,8 @@ custom_hooks = [
         cluster_cfg=dict(k1=30, k2=6, eps=0.6, min_samples=4),
         oplm=True,  # OPLM [ASSUMED, after CLPC]
         oplm_gate=None,  # optional reliability gate delta (e.g. 0.5) [ASSUMED knob]
+        # 'paired': both modalities (CPCL's description); 'clpc': CLPC's code, images only.
+        oplm_rule='paired',
         start_epoch=0,  # cluster from the first epoch (pretrained CLIP)
     ),
 ]

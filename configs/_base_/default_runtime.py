@@ -37,4 +37,7 @@ resume = False
 # Loading a checkpoint whose parameter shapes differ from the model's is an error;
 # True loads the fitting tensors and keeps the others at their initial values.
 allow_shape_mismatch = False
+# Testing (tools/test.py) or resuming from a checkpoint that lacks some of the model's
+# tensors is an error; True loads what is there (fine-tuning via load_from only warns).
+allow_missing_keys = False
 randomness = dict(seed=0, deterministic=False)

@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 import json
 import os
+import re
 
 import faiss
 import numpy as np
@@ -69,7 +70,9 @@ def test_save_load_roundtrip_and_fingerprint_refusal(tmp_path):
     fp = dict(model='m1', pipeline='p', checkpoint=dict(sha256='abc', size=10), embed_dim=6)
     index = GalleryIndex(6, fingerprint=fp).build(g, [f'/g/{i}.png' for i in range(19)])
     index.save(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ['index.faiss', 'index_meta.json']
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 2 and names[1] == 'index_meta.json'
+    assert re.fullmatch(r'index-[0-9a-f]{16}\.faiss', names[0]), names
     loaded = GalleryIndex.load(str(tmp_path), fingerprint=dict(fp))
     assert loaded.paths == index.paths and loaded.fingerprint == fp
     assert index.search_paths(q, 5) == loaded.search_paths(q, 5)

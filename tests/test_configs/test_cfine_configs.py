@@ -16,6 +16,13 @@ from tpr_mm.testing.configs import TINY_SYNTHETIC, shrink_config, tiny_model_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIP_CONFIGS = ['cfine_cuhk', 'cfine_icfg', 'cfine_rstp', 'cfine_synthetic']
+# Published recipe per benchmark: (config, training identities, dataset type, has a val split).
+PUBLISHED = [
+    ('cfine_bert_published_cuhk', 11003, 'CUHKPEDES', True),
+    ('cfine_bert_published_icfg', 3102, 'ICFGPEDES', False),
+    ('cfine_bert_published_rstp', 3701, 'RSTPReid', True),
+]
+PUBLISHED_NAMES = [p[0] for p in PUBLISHED]
 TINY_BERT = dict(
     vocab_size=40,
     hidden_size=32,
@@ -79,14 +86,27 @@ def test_clip_configs_build_and_step(name):
     assert all(torch.isfinite(v) for v in losses.values())
 
 
-def test_published_bert_config_recipe():
-    cfg = _load('cfine_bert_published_cuhk')
+@pytest.mark.parametrize('name, num_ids, dataset_type, has_val', PUBLISHED, ids=PUBLISHED_NAMES)
+def test_published_bert_config_recipe(name, num_ids, dataset_type, has_val):
+    cfg = _load(name)
     m = cfg.model
     assert m.image_token_key == 'tokens_unprojected' and m.image_backbone.img_size == (224, 224)
     assert m.text_backbone.type == 'HFBertBackbone' and m.neck.embed_dims == 768
     assert m.neck.num_heads == 12 and not m.neck.mask_invalid_tokens
-    assert m.head.cmpc.num_classes == 11003
+    assert m.head.cmpc.num_classes == num_ids
     assert m.data_preprocessor.mean == (123.675, 116.28, 103.53)
+    assert cfg.randomness.seed == 42  # shuanglinyan/CFine:train_config.py --seed
+    loaders = ['train_dataloader', 'test_dataloader'] + (['val_dataloader'] if has_val else [])
+    for key in loaders:
+        dataset = cfg[key].dataset
+        assert dataset.type == dataset_type, key
+        assert [t['type'] for t in dataset.pipeline][1:2] == ['ResizeImage'], key
+        assert dataset.pipeline[1]['size'] == (224, 224), key
+    if not has_val:  # ICFG-PEDES: no val split, so no selection (never on test)
+        assert cfg.val_dataloader is None and cfg.val_cfg is None
+        assert cfg.default_hooks.checkpoint.save_best is None
+    else:
+        assert cfg.val_dataloader.dataset.split == 'val'
     pipe = cfg.train_dataloader.dataset.pipeline
     assert [t['type'] for t in pipe] == [
         'LoadPersonImage',
@@ -140,9 +160,10 @@ def test_published_optimiser_groups_and_schedule():
     assert lrs[25] == pytest.approx(1e-6) and lrs[35] == pytest.approx(1e-7)
 
 
-def test_published_config_builds_with_tiny_bert():
+@pytest.mark.parametrize('name', PUBLISHED_NAMES)
+def test_published_config_builds_with_tiny_bert(name):
     pytest.importorskip('transformers')
-    cfg = _load('cfine_bert_published_cuhk')
+    cfg = _load(name)
     torch.manual_seed(0)
     model = MODELS.build(_tiny_towers(cfg))
     text = torch.randint(5, 40, (5, 30))

@@ -119,23 +119,17 @@ def test_params_match_reuse_and_regenerate(tmp_path):
     marker = root / 'marker'
     marker.write_text('x')
     generate_synthetic_pedes(str(root), **tiny)  # matching: reused untouched
-    assert marker.exists()
+    assert marker.read_text() == 'x'
+    # ours, different params, but holding a file it did not write: refused, untouched
+    with pytest.raises(FileExistsError, match=r"'marker'"):
+        generate_synthetic_pedes(str(root), **{**tiny, 'seed': 1})
+    assert marker.read_text() == 'x' and synthetic_params_match(str(root), **tiny)
+    marker.unlink()
     generate_synthetic_pedes(str(root), **{**tiny, 'seed': 1})  # ours, different: replaced
-    assert not marker.exists() and synthetic_params_match(str(root), **{**tiny, 'seed': 1})
-    marker.write_text('x')
+    assert synthetic_params_match(str(root), **{**tiny, 'seed': 1})
+    (root / 'reid_raw.json').write_text('[]')  # a damaged own set: overwrite restores it
     generate_synthetic_pedes(str(root), overwrite=True, **{**tiny, 'seed': 1})
-    assert not marker.exists()
-
-
-def test_refuses_foreign_directory(tmp_path):
-    root = tmp_path / 'real'
-    root.mkdir()
-    (root / 'notes.txt').write_text('not ours')
-    tiny = {'num_train_ids': 1, 'num_val_ids': 0, 'num_test_ids': 1, 'images_per_id': 1}
-    with pytest.raises(FileExistsError, match='real'):
-        generate_synthetic_pedes(str(root), **tiny)
-    generate_synthetic_pedes(str(root), overwrite=True, **tiny)
-    assert not (root / 'notes.txt').exists()
+    assert len(_records(root)) == 3
 
 
 @pytest.mark.parametrize(

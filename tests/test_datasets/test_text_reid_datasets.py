@@ -316,6 +316,16 @@ def test_missing_files(tmp_path):
             [dict(rec(1), captions=[' \t\n'])],
             r"record 0: field 'captions'\[0\] is empty or whitespace",
         ),
+        # identities become int64: one beyond it is named, not an OverflowError
+        ([rec(1), dict(rec(2), id=2**63)], r"record 1: field 'id' is 9223372036854775808, larger"),
+        ('[{"id": 1' + '0' * 5000 + '}]', 'cannot decode the JSON: Exceeds the limit'),
+        # image paths that would read outside the image folder
+        ([dict(rec(1), file_path='/etc/passwd')], "record 0: field 'file_path' is an absolute"),
+        ([rec(1), dict(rec(2), file_path='../../x.png')], "record 1: field 'file_path' has a '..'"),
+        ([dict(rec(1), file_path='a/../../b.png')], r"field 'file_path' has a '\.\.' component"),
+        ([dict(rec(1), file_path='a\\..\\b.png')], r"field 'file_path' has a '\.\.' component"),
+        ([dict(rec(1), file_path='C:/x.png')], "field 'file_path' is an absolute path"),
+        ([dict(rec(1), file_path='\\\\host\\x.png')], "field 'file_path' is an absolute path"),
     ],
 )
 def test_bad_annotations_are_named(tmp_path, content, pattern):

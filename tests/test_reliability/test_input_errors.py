@@ -88,6 +88,37 @@ def _break_split(root):
     return ValueError, r"record 5: field 'split' is 'Train'.*unknown_split='error'"
 
 
+def _break_encoding(root):
+    recs = _records(root)
+    recs[1]['captions'][0] = 'a caf\u00e9 jacket'
+    data = json.dumps(recs, ensure_ascii=False).encode('latin-1')
+    with open(os.path.join(root, 'reid_raw.json'), 'wb') as f:
+        f.write(data)
+    pos = data.index(b'\xe9')
+    return ValueError, rf'reid_raw\.json: not UTF-8 text: byte {pos} \(line 1\)'
+
+
+def _break_id_range(root):
+    recs = _records(root)
+    recs[6]['id'] = 2**64
+    _write(root, recs)
+    return ValueError, r"record 6: field 'id' is 18446744073709551616, larger than the int64"
+
+
+def _break_path_escape(root):
+    recs = _records(root)
+    recs[7]['file_path'] = '../../../etc/hostname'
+    _write(root, recs)
+    return ValueError, r"record 7: field 'file_path' has a '\.\.' component"
+
+
+def _break_absolute_path(root):
+    recs = _records(root)
+    recs[2]['file_path'] = os.path.abspath(os.path.join(root, 'imgs', recs[2]['file_path']))
+    _write(root, recs)
+    return ValueError, r"record 2: field 'file_path' is an absolute path"
+
+
 def _break_image(root):
     recs = _records(root)
     path = os.path.join(root, 'imgs', recs[0]['file_path'])
@@ -111,6 +142,10 @@ def _delete_image(root):
         _break_type,
         _break_caption,
         _break_split,
+        _break_encoding,
+        _break_id_range,
+        _break_path_escape,
+        _break_absolute_path,
         _break_image,
         _delete_image,
     ],

@@ -8,8 +8,10 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import zlib
 
 import pytest
+from PIL import Image
 
 from tpr_mm.datasets.synthetic import generate_synthetic_pedes
 
@@ -158,3 +160,51 @@ def test_command_line_entry_point():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'RSTPReid at' in proc.stdout
+
+
+def test_duplicate_records_fail(capsys, synthetic_root, tmp_path):
+    src, _ = synthetic_root
+    root = str(tmp_path / 'copy')
+    shutil.copytree(src, root)
+    ann = osp.join(root, 'reid_raw.json')
+    records = json.load(open(ann))
+    train = [i for i, r in enumerate(records) if r['split'] == 'train']
+    records.append(dict(records[train[0]]))  # a fully duplicate record
+    records.append(dict(records[train[1]], split='test'))  # a train image also in test
+    json.dump(records, open(ann, 'w'))
+    n = len(records)
+    assert check_dataset.main(['CUHKPEDES', root]) == 1
+    out = capsys.readouterr().out
+    path0, path1 = records[train[0]]['file_path'], records[train[1]]['file_path']
+    assert (
+        f"duplicate: record {n - 2} (train) repeats file_path '{path0}' of record {train[0]} "
+        '(train): an identical record'
+    ) in out
+    assert (
+        f"duplicate: record {n - 1} (test) repeats file_path '{path1}' of record {train[1]} "
+        '(train): same image, different split'
+    ) in out
+    assert '2 record(s) repeat the image path of an earlier record' in out
+    assert out.rstrip().endswith('FAILED: see the problems above')
+    assert '5 / 16 / 32' in _row(out, 'train')  # the duplicate counts as an image
+
+
+def test_truncated_images_and_bombs_are_reported(capsys, synthetic_root, tmp_path):
+    src, _ = synthetic_root
+    root = str(tmp_path / 'copy')
+    shutil.copytree(src, root)
+    records = [r for r in json.load(open(osp.join(root, 'reid_raw.json'))) if r['split'] == 'val']
+    cut, bomb = (osp.join(root, 'imgs', r['file_path']) for r in records[:2])
+    data = open(cut, 'rb').read()
+    open(cut, 'wb').write(data[: len(data) // 2])
+    with open(bomb, 'wb') as f:  # a PNG header declaring 100000 x 100000 pixels
+        Image.new('1', (1, 1)).save(f, format='PNG')
+    data = bytearray(open(bomb, 'rb').read())
+    data[16:24] = (100000).to_bytes(4, 'big') * 2
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, 'big')
+    open(bomb, 'wb').write(bytes(data))
+    assert check_dataset.main(['CUHKPEDES', root, '--check-images']) == 1
+    out = capsys.readouterr().out
+    assert f'unreadable image: {cut} (OSError: truncated image file {cut}: image file is' in out
+    assert f'unreadable image: {bomb} (DecompressionBombError: refusing to decode' in out
+    assert '2 image problems' in _row(out, 'val')

@@ -195,3 +195,19 @@ def test_ivfpq_index_type(gallery, tiny_model, tmp_path, capsys):
     ]
     assert search.main(argv) == 0
     assert sorted(p for p, _ in _parse_results(capsys.readouterr().out)) == gallery[1]
+
+
+def test_query_on_a_damaged_index_names_the_file_and_field(indexed, tiny_model, tmp_path, capsys):
+    cfg, ckpt, _ = tiny_model
+    index_dir = str(tmp_path / 'index')
+    shutil.copytree(indexed, index_dir)
+    meta_path = osp.join(index_dir, 'index_meta.json')
+    with open(meta_path) as f:
+        meta = json.load(f)
+    del meta['nprobe']
+    with open(meta_path, 'w') as f:
+        json.dump(meta, f)
+    argv = ['query', '--index-dir', index_dir, '--config', cfg, '--checkpoint', ckpt, QUERY]
+    assert search.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: {meta_path}: field 'nprobe' is missing" in err and 'Traceback' not in err

@@ -11,8 +11,9 @@ Example::
     python tools/dataset_converters/check_dataset.py CUHKPEDES data/CUHK-PEDES
     python tools/dataset_converters/check_dataset.py ICFGPEDES data/ICFG-PEDES --check-images
 
-Exit status: 0 when every split that exists parses and all its images are
-present (and readable with ``--check-images``), 1 otherwise.
+Exit status: 0 when every split that exists parses, no record repeats the image
+path of another, and all its images are present (and readable with
+``--check-images``; a truncated image counts as unreadable here), 1 otherwise.
 """
 
 import argparse
@@ -20,6 +21,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
+from tpr_mm.datasets.annotation import load_annotations
+from tpr_mm.datasets.duplicates import describe_duplicate, find_duplicates
 from tpr_mm.registry import DATASETS
 
 # Published (ids, images, captions) per split as IRRA parses the files
@@ -87,7 +90,14 @@ def build_split(args: argparse.Namespace, split: str):
 
 
 def image_problems(dataset, check_images: bool) -> List[str]:
-    """Describe every missing (or, with ``check_images``, unreadable) image of a split."""
+    """Describe every missing (or, with ``check_images``, unreadable) image of a split.
+
+    Images are decoded by the training loader in its strict mode, so a
+    truncated file or a decompression bomb is reported with the reason.
+    """
+    from tpr_mm.datasets.transforms import LoadPersonImage
+
+    load = LoadPersonImage(truncated='error')
     problems = []
     for idx in range(len(dataset)):
         path = dataset.get_data_info(idx)['img_path']
@@ -95,13 +105,17 @@ def image_problems(dataset, check_images: bool) -> List[str]:
             problems.append(f'missing image: {path}')
         elif check_images:
             try:
-                from PIL import Image
-
-                with Image.open(path) as img:
-                    img.convert('RGB')
+                load(dict(img_path=path))
             except Exception as err:  # any decoder failure is a broken file
                 problems.append(f'unreadable image: {path} ({type(err).__name__}: {err})')
     return problems
+
+
+def duplicate_problems(dataset) -> List[str]:
+    """Describe every record of the annotation file that repeats an earlier image path."""
+    path_key = type(dataset).PATH_KEY
+    records = load_annotations(dataset.ann_file, path_key)
+    return [f'duplicate: {describe_duplicate(d, path_key)}' for d in find_duplicates(records)]
 
 
 def format_counts(counts: Optional[Counts]) -> str:
@@ -118,6 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     published = PUBLISHED.get(args.dataset_type)
     ok = True
     rows = []
+    duplicates: Optional[List[str]] = None
     for split in SPLITS:
         try:
             dataset = build_split(args, split)
@@ -128,6 +143,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             counts = None
             status = 'absent'
         else:
+            if duplicates is None:  # one file for all splits: check it once
+                duplicates = duplicate_problems(dataset)
             meta = dataset.metainfo
             counts = (meta['num_ids'], meta['num_images'], meta['num_captions'])
             problems = image_problems(dataset, args.check_images)
@@ -153,6 +170,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if all(r[1] == '-' for r in rows):
         print('error: no split has any records')
         return 1
+    if duplicates:
+        for line in duplicates[: args.max_errors]:
+            print(line)
+        if len(duplicates) > args.max_errors:
+            print(f'... {len(duplicates) - args.max_errors} more duplicates')
+        print(f'{len(duplicates)} record(s) repeat the image path of an earlier record')
+        ok = False
     print('OK' if ok else 'FAILED: see the problems above')
     return 0 if ok else 1
 

@@ -4,15 +4,21 @@
 Example::
 
     python tools/dataset_converters/make_synthetic.py --out data/synthetic
+
+An existing ``--out`` folder is replaced only when it is empty or is a synthetic
+set written by this tool (its ``synthetic_meta.json`` lists every file in it);
+any other folder is refused with exit status 1, also with ``--overwrite``.
 """
 
 import argparse
+import sys
 import time
+from typing import List, Optional
 
 from tpr_mm.datasets.synthetic import generate_synthetic_pedes
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='data/synthetic', help='output data root')
     parser.add_argument('--num-train-ids', type=int, default=120)
@@ -30,15 +36,34 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--overwrite', action='store_true', help='regenerate even if a matching dataset exists'
+        '--overwrite',
+        action='store_true',
+        help='regenerate even if a matching synthetic set exists (a folder that is not a '
+        'synthetic set written by this tool is never replaced)',
     )
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
     start = time.perf_counter()
-    stats = generate_synthetic_pedes(
+    try:
+        stats = generate(args)
+    except (FileExistsError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - start
+    print(f'{"split":<8}{"ids":>8}{"images":>10}{"captions":>10}')
+    for split, row in stats.items():
+        print(f'{split:<8}{row["ids"]:>8}{row["images"]:>10}{row["captions"]:>10}')
+    total = {k: sum(row[k] for row in stats.values()) for k in ('ids', 'images', 'captions')}
+    print(f'{"total":<8}{total["ids"]:>8}{total["images"]:>10}{total["captions"]:>10}')
+    print(f'data root: {args.out} ({elapsed:.1f} s)')
+    return 0
+
+
+def generate(args: argparse.Namespace) -> dict:
+    return generate_synthetic_pedes(
         args.out,
         num_train_ids=args.num_train_ids,
         num_val_ids=args.num_val_ids,
@@ -49,14 +74,7 @@ def main() -> None:
         seed=args.seed,
         overwrite=args.overwrite,
     )
-    elapsed = time.perf_counter() - start
-    print(f'{"split":<8}{"ids":>8}{"images":>10}{"captions":>10}')
-    for split, row in stats.items():
-        print(f'{split:<8}{row["ids"]:>8}{row["images"]:>10}{row["captions"]:>10}')
-    total = {k: sum(row[k] for row in stats.values()) for k in ('ids', 'images', 'captions')}
-    print(f'{"total":<8}{total["ids"]:>8}{total["images"]:>10}{total["captions"]:>10}')
-    print(f'data root: {args.out} ({elapsed:.1f} s)')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -3,12 +3,14 @@
 
 from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
 from .image_search import index_image_folder, list_images, search_text
+from .index_files import CorruptIndexError
 from .inferencer import TextImageInferencer
 from .result_grid import draw_result_grid
 
 __all__ = [
     'GalleryIndex',
     'FingerprintMismatchError',
+    'CorruptIndexError',
     'ivfpq_factory',
     'TextImageInferencer',
     'index_image_folder',

@@ -1,7 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """A faiss index over gallery embeddings that remembers which model made them."""
 
-import json
 import math
 import os
 import os.path as osp
@@ -11,9 +10,15 @@ import faiss
 import numpy as np
 from mmengine.logging import print_log
 
-INDEX_FILE = 'index.faiss'
-META_FILE = 'index_meta.json'
-META_VERSION = 1
+from .index_files import (
+    META_FILE,
+    META_VERSION,
+    CorruptIndexError,
+    commit_meta,
+    new_index_file,
+    read_meta,
+    remove_stale_index_files,
+)
 
 
 class FingerprintMismatchError(ValueError):
@@ -242,10 +247,17 @@ class GalleryIndex:
         ]
 
     def save(self, index_dir: str) -> None:
-        """Write ``index.faiss`` and ``index_meta.json`` (paths, fingerprint)."""
+        """Write ``index-<generation>.faiss`` and commit it with ``index_meta.json``.
+
+        The pair changes with one rename (see :mod:`tpr_mm.apis.index_files`):
+        a crash at any point leaves the previous index or the new one, never
+        new vectors with old paths.
+        """
         if self.index is None:
             raise RuntimeError('nothing to save: the index was never built')
         os.makedirs(index_dir, exist_ok=True)
+        index_file = new_index_file()
+        faiss.write_index(self.index, osp.join(index_dir, index_file))
         meta = dict(
             version=META_VERSION,
             dim=self.dim,
@@ -257,14 +269,12 @@ class GalleryIndex:
             train_size=self.train_size,
             fingerprint=self.fingerprint,
             ntotal=self.ntotal,
+            index_file=index_file,
+            index_bytes=osp.getsize(osp.join(index_dir, index_file)),
             paths=self.paths,
         )
-        # Write to temporary names first so a crash never leaves a mismatched pair.
-        faiss.write_index(self.index, osp.join(index_dir, INDEX_FILE + '.tmp'))
-        with open(osp.join(index_dir, META_FILE + '.tmp'), 'w') as f:
-            json.dump(meta, f)
-        os.replace(osp.join(index_dir, INDEX_FILE + '.tmp'), osp.join(index_dir, INDEX_FILE))
-        os.replace(osp.join(index_dir, META_FILE + '.tmp'), osp.join(index_dir, META_FILE))
+        commit_meta(index_dir, meta)
+        remove_stale_index_files(index_dir, keep=index_file)
 
     @classmethod
     def load(
@@ -273,20 +283,34 @@ class GalleryIndex:
         """Read an index saved by :meth:`save`.
 
         Args:
-            index_dir (str): Folder with ``index.faiss`` and ``index_meta.json``.
+            index_dir (str): Folder with ``index_meta.json`` and the faiss file
+                it names.
             fingerprint (dict, optional): Identity of the model about to query
                 the index; a different one raises
                 :class:`FingerprintMismatchError`.
             use_gpu (bool, optional): See the class.
+
+        Raises:
+            FileNotFoundError: No index in ``index_dir``.
+            CorruptIndexError: A damaged or hand-edited ``index_meta.json``
+                (naming the field), an unreadable faiss file, or files that do
+                not belong together.
         """
-        meta_path, index_path = osp.join(index_dir, META_FILE), osp.join(index_dir, INDEX_FILE)
-        for path in (meta_path, index_path):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'no gallery index in {index_dir}: {path} is missing')
-        with open(meta_path) as f:
-            meta = json.load(f)
-        if meta.get('version') != META_VERSION:
-            raise ValueError(f'{meta_path}: unsupported index version {meta.get("version")!r}')
+        meta_path = osp.join(index_dir, META_FILE)
+        if not osp.isfile(meta_path):
+            raise FileNotFoundError(f'no gallery index in {index_dir}: {meta_path} is missing')
+        meta = read_meta(meta_path)
+        index_path = osp.join(index_dir, meta['index_file'])
+        if not osp.isfile(index_path):
+            raise FileNotFoundError(
+                f'no gallery index in {index_dir}: {index_path} (named by {META_FILE}) is missing'
+            )
+        size = osp.getsize(index_path)
+        if meta.get('index_bytes', size) != size:
+            raise CorruptIndexError(
+                f'{index_path} has {size} bytes but {meta_path} records '
+                f'{meta["index_bytes"]}; the files do not belong together — rebuild the index'
+            )
         if fingerprint is not None:
             check_fingerprint(meta.get('fingerprint'), fingerprint, index_dir)
         self = cls(
@@ -300,11 +324,17 @@ class GalleryIndex:
             train_size=meta.get('train_size', 100_000),
         )
         self.index_type, self.factory = meta['index_type'], meta['factory']
-        self.index = faiss.read_index(index_path)
+        try:
+            self.index = faiss.read_index(index_path)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CorruptIndexError(
+                f'{index_path}: faiss cannot read it ({first}); rebuild the index'
+            ) from None
         self.paths = list(meta['paths'])
         if self.index.ntotal != len(self.paths) or self.index.d != self.dim:
-            raise ValueError(
-                f'{index_dir}: {INDEX_FILE} holds {self.index.ntotal} vectors of '
+            raise CorruptIndexError(
+                f'{index_dir}: {meta["index_file"]} holds {self.index.ntotal} vectors of '
                 f'dim {self.index.d} but {META_FILE} lists {len(self.paths)} '
                 f'paths of dim {self.dim}; rebuild the index'
             )

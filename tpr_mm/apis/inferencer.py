@@ -4,7 +4,6 @@
 import hashlib
 import json
 import os
-import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -13,11 +12,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner import load_state_dict
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from tpr_mm.engine.runner import mmengine_safe_globals
+from tpr_mm.fileio import CheckpointReadError, safe_torch_load
 from tpr_mm.registry import MODELS
 
 
@@ -101,12 +100,14 @@ class TextImageInferencer:
         self._model_cfg = model_cfg
         self.model = MODELS.build(cfg.model)
         if checkpoint is not None:
-            if not osp.isfile(checkpoint):
-                raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
-            with mmengine_safe_globals():
-                load_checkpoint(
-                    self.model, checkpoint, map_location='cpu', strict=True, logger='current'
-                )
+            ckpt = safe_torch_load(checkpoint, map_location='cpu')  # weights_only=True
+            state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+            if not isinstance(state, dict):
+                raise CheckpointReadError(f'{checkpoint}: holds no state dict')
+            state = {
+                k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()
+            }
+            load_state_dict(self.model, state, strict=True, logger='current')
         self.model.to(self.device).eval()
         self._pipeline_cfg = get_test_pipeline_cfg(cfg)
         self.pipeline = Compose(self._pipeline_cfg)

@@ -6,14 +6,16 @@ JSON list with one record per image holding ``id`` (int), ``captions`` (list of
 str), ``split`` (str) and an image path under a dataset-specific key
 (``file_path`` or ``img_path``). Other keys (e.g. ``processed_tokens``) are
 ignored. Every problem is reported with the file, the record index and the
-field, never silently absorbed.
+field, never silently absorbed. Image paths must stay inside the image folder:
+absolute paths and ``..`` components are refused.
 """
 
 import json
 import logging
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+import re
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from mmengine.fileio import get_text, isfile
+from mmengine.fileio import get, isfile
 from mmengine.logging import print_log
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     'SPLITS',
     'UNKNOWN_SPLIT_POLICIES',
     'read_annotation_json',
+    'unsafe_path_reason',
     'parse_records',
     'load_annotations',
     'group_by_split',
@@ -28,6 +31,8 @@ __all__ = [
 
 SPLITS = ('train', 'val', 'test')
 UNKNOWN_SPLIT_POLICIES = ('val', 'error', 'ignore')
+INT64_MAX = 2**63 - 1  # identities become np.int64 arrays
+_WINDOWS_DRIVE = re.compile(r'^[A-Za-z]:')
 
 
 class AnnotationRecord(NamedTuple):
@@ -60,18 +65,30 @@ def read_annotation_json(ann_file: str, missing_hint: str = '') -> list:
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: Malformed JSON (with line and column) or a top level that
-            is not a list.
+        ValueError: Bytes that are not UTF-8 (with byte offset and line),
+            malformed JSON (with line and column), a number JSON cannot
+            decode, or a top level that is not a list.
     """
     if not isfile(ann_file):
         msg = f"annotation file '{ann_file}' not found"
         raise FileNotFoundError(f'{msg}. {missing_hint}' if missing_hint else msg)
+    raw = get(ann_file)
     try:
-        data = json.loads(get_text(ann_file))
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as err:
+        line = raw.count(b'\n', 0, err.start) + 1
+        raise ValueError(
+            f'{ann_file}: not UTF-8 text: byte {err.start} (line {line}) is '
+            f'{raw[err.start : err.start + 1]!r} ({err.reason}); save the annotation as UTF-8'
+        ) from err
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(
             f'{ann_file}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}'
         ) from err
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f'{ann_file}: cannot decode the JSON: {err}') from err
     if not isinstance(data, list):
         raise ValueError(
             f'{ann_file}: the top level must be a JSON list of image records, '
@@ -82,6 +99,26 @@ def read_annotation_json(ann_file: str, missing_hint: str = '') -> list:
 
 def _type_name(value) -> str:
     return 'null' if value is None else type(value).__name__
+
+
+def unsafe_path_reason(path: str) -> Optional[str]:
+    """Why an image path could read outside the image folder, or ``None``.
+
+    Absolute paths (POSIX, Windows drive or UNC) replace the image folder when
+    joined to it, and a ``..`` component climbs out of it (also through a
+    symbolic link, so ``a/../b`` is refused too although it looks harmless).
+
+    Args:
+        path (str): The path as stored in the annotation.
+
+    Returns:
+        str | None: A short reason, or ``None`` for a safe relative path.
+    """
+    if path.startswith(('/', '\\')) or _WINDOWS_DRIVE.match(path):
+        return 'is an absolute path'
+    if '..' in re.split(r'[\\/]', path):
+        return "has a '..' component"
+    return None
 
 
 def parse_records(data: Sequence, ann_file: str, path_key: str) -> List[AnnotationRecord]:
@@ -98,7 +135,8 @@ def parse_records(data: Sequence, ann_file: str, path_key: str) -> List[Annotati
     Raises:
         ValueError: A record that is not an object, a missing field, a field
             of the wrong type (``bool`` is not accepted as ``id``), a negative
-            id, an empty path, an empty caption list, or an empty /
+            id or one beyond int64, an empty path, an absolute path or one
+            with a ``..`` component, an empty caption list, or an empty /
             whitespace-only caption. The message names file, record and field.
     """
     records = []
@@ -118,10 +156,20 @@ def parse_records(data: Sequence, ann_file: str, path_key: str) -> List[Annotati
         if raw_id < 0:
             # -1 is the "no label" marker of identity='drop'; keep it unambiguous.
             raise ValueError(f"{where}: field 'id' must be non-negative, got {raw_id}")
+        if raw_id > INT64_MAX:
+            raise ValueError(
+                f"{where}: field 'id' is {raw_id}, larger than the int64 maximum {INT64_MAX}"
+            )
         if not isinstance(path, str):
             raise ValueError(f"{where}: field '{path_key}' must be a str, got {_type_name(path)}")
         if not path.strip():
             raise ValueError(f"{where}: field '{path_key}' is empty")
+        unsafe = unsafe_path_reason(path)
+        if unsafe:
+            raise ValueError(
+                f"{where}: field '{path_key}' {unsafe} ({path!r}); image paths must be relative "
+                'to the image folder and stay inside it'
+            )
         if not isinstance(split, str):
             raise ValueError(f"{where}: field 'split' must be a str, got {_type_name(split)}")
         if not isinstance(captions, list):

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from tpr_mm.registry import DATASETS
 
 from .annotation import SPLITS, UNKNOWN_SPLIT_POLICIES, group_by_split, load_annotations
+from .duplicates import find_duplicates, warn_duplicates
 from .noisy_correspondence import apply_caption_permutation, resolve_noisy_permutation
 
 MODALITIES = ('pair', 'image', 'text')
@@ -39,6 +40,12 @@ class BaseTextReIDDataset(BaseDataset):
     The annotation (``data_root/ann_file``) is a JSON list with one record per
     image: ``id`` (int), ``captions`` (list of str), ``split`` (str) and the
     image path under :attr:`PATH_KEY`, relative to ``data_root/img_dir``.
+
+    **Checks.** Every record is validated (:func:`~.annotation.parse_records`:
+    errors name file, record and field; image paths must be relative and
+    without ``..``). Records that repeat an earlier record's image path are
+    kept but reported in one warning per dataset with counts and examples
+    (:mod:`~.duplicates`).
 
     **Split policy.** ``'train'``, ``'val'`` and ``'test'`` (exact, case
     sensitive) go to their split. Any other value follows ``unknown_split``:
@@ -205,6 +212,8 @@ class BaseTextReIDDataset(BaseDataset):
         records = load_annotations(self.ann_file, self.PATH_KEY)
         groups = group_by_split(records, self.ann_file, self.unknown_split)
         chosen = groups[self.split]
+        owner = f'{type(self).__name__} {self.split}/{self.modality}'
+        warn_duplicates(find_duplicates(records), self.ann_file, self.PATH_KEY, chosen, owner)
         if not chosen:
             counts = ', '.join(f'{s}={len(groups[s])}' for s in SPLITS)
             raise ValueError(

@@ -3,7 +3,7 @@
 
 from typing import Sequence
 
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
 from tpr_mm.registry import DATASETS
@@ -23,6 +23,12 @@ class SyntheticPEDES(CUHKPEDES):
     by the real :class:`CUHKPEDES` parser. When ``data_root`` is missing or
     was generated with other parameters, rank 0 generates it (atomically)
     and the other ranks wait.
+
+    **Never deletes your data.** An existing ``data_root`` is replaced only
+    when it is empty or its ``synthetic_meta.json`` proves it is a set written
+    by the generator and lists every file in it; any other folder (a real
+    dataset, ``~/thesis``, a generated set with your files put into it) raises
+    ``FileExistsError`` naming the folder and the reason, on every rank.
 
     Args:
         data_root (str): Dataset folder, e.g. ``'data/synthetic'``.
@@ -59,9 +65,25 @@ class SyntheticPEDES(CUHKPEDES):
             seed=seed,
         )
         rank, _ = get_dist_info()
-        if rank == 0 and not synthetic_params_match(data_root, **params):
-            print_log(f'generating the synthetic dataset in {data_root} ...', logger='current')
-            stats = generate_synthetic_pedes(data_root, overwrite=True, **params)
-            print_log(f'synthetic dataset ready: {stats}', logger='current')
-        barrier()
+        failure = [None]
+        if rank == 0:
+            try:
+                self._prepare(data_root, params)
+            except Exception as err:
+                # Tell the other ranks before raising, so that none waits for ever.
+                broadcast_object_list([f'{type(err).__name__}: {err}'], src=0)
+                raise
+        broadcast_object_list(failure, src=0)  # also the barrier after generation
+        if failure[0] is not None:
+            raise RuntimeError(
+                f'{type(self).__name__}: rank 0 could not prepare {data_root!r}: {failure[0]}'
+            )
         super().__init__(data_root=data_root, **kwargs)
+
+    @staticmethod
+    def _prepare(data_root: str, params: dict) -> None:
+        if synthetic_params_match(data_root, **params):
+            return
+        print_log(f'generating the synthetic dataset in {data_root} ...', logger='current')
+        stats = generate_synthetic_pedes(data_root, **params)
+        print_log(f'synthetic dataset ready: {stats}', logger='current')

@@ -1,6 +1,32 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Crash-safe file writing (registers the ``'atomic_local'`` MMEngine backend)."""
+"""Crash-safe file writing and safe checkpoint reading.
+
+Importing this package registers the ``'atomic_local'`` MMEngine file backend
+and makes MMEngine's ``CheckpointLoader`` read local checkpoints with
+:func:`safe_torch_load` (explicit ``weights_only=True``).
+"""
 
 from .atomic_backend import AtomicLocalBackend, atomic_write_bytes, atomic_write_text
+from .safe_checkpoint import (
+    CheckpointReadError,
+    UnsafeCheckpointError,
+    describe_checkpoint_damage,
+    register_safe_mmengine_loaders,
+    safe_torch_load,
+)
+from .safe_globals import mmengine_checkpoint_types, mmengine_safe_globals
 
-__all__ = ['AtomicLocalBackend', 'atomic_write_bytes', 'atomic_write_text']
+register_safe_mmengine_loaders()
+
+__all__ = [
+    'AtomicLocalBackend',
+    'atomic_write_bytes',
+    'atomic_write_text',
+    'CheckpointReadError',
+    'UnsafeCheckpointError',
+    'describe_checkpoint_damage',
+    'register_safe_mmengine_loaders',
+    'safe_torch_load',
+    'mmengine_checkpoint_types',
+    'mmengine_safe_globals',
+]

@@ -1,8 +1,11 @@
 # The field's 384x128 pipelines (IRRA --img_aug): see docs/configs.md.
 img_size = (384, 128)
 context_length = 77
+# Truncated JPEG/PNG files: 'warn' decodes them like the field's loaders and names and
+# counts each one; 'error' refuses them (docs/datasets.md).
+truncated_images = 'warn'
 train_pipeline = [
-    dict(type='LoadPersonImage'),
+    dict(type='LoadPersonImage', truncated=truncated_images),
     dict(type='ResizeImage', size=img_size),
     dict(type='RandomHorizontalFlip', prob=0.5),
     dict(type='PadRandomCrop', padding=10),
@@ -11,7 +14,7 @@ train_pipeline = [
     dict(type='PackTextReIDInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadPersonImage'),
+    dict(type='LoadPersonImage', truncated=truncated_images),
     dict(type='ResizeImage', size=img_size),
     dict(type='TokenizeCaption', context_length=context_length),
     dict(type='PackTextReIDInputs'),

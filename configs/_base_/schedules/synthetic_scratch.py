@@ -1,4 +1,6 @@
-# Training a small CLIP from scratch on the synthetic set (CPU, minutes).
+# Training a small CLIP from scratch on the synthetic set (CPU, minutes). Not a published recipe.
+# Per-epoch lr factor: 0.1 in epoch 1, 1.0 in epochs 2 and 3 (LinearLR reaches 1.0 at step
+# end - begin - 1 = 1; the cosine holds that value at its first step), then cosine towards eta_min.
 max_epochs = 30
 optim_wrapper = dict(
     type='OptimWrapper',

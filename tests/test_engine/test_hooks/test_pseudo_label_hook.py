@@ -169,3 +169,37 @@ def test_hook_requires_a_pseudo_label_head(tmp_path):
     cfg.model.head = {'type': 'GlobalMatchingHead', 'losses': [{'type': 'ITCLoss'}]}
     with pytest.raises(AttributeError, match='set_pseudo_labels'):
         RUNNERS.build(cfg).train()
+
+
+@pytest.mark.parametrize('rule', ['paired', 'clpc'])
+def test_oplm_rule_reaches_the_mining(rule):
+    """`oplm_rule` on the hook selects the rule applied after clustering."""
+    from tpr_mm.models.clustering import cluster_pseudo_labels
+    from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 8))
+    img = torch.nn.functional.normalize(
+        torch.tensor(np.repeat(centres, 10, 0) + 0.6 * rng.normal(size=(40, 8))).float(), dim=1
+    )
+    txt = torch.nn.functional.normalize(
+        torch.tensor(np.repeat(centres, 10, 0) + 0.3 * rng.normal(size=(40, 8))).float(), dim=1
+    )
+    hook = PseudoLabelHook(cluster_cfg=TINY_CLUSTER, oplm_rule=rule, progress=False)
+    yv, yt, stats = hook.compute_labels(img, txt)
+    cv = cluster_pseudo_labels(img, **hook.cluster_cfg)
+    ct = cluster_pseudo_labels(txt, **hook.cluster_cfg)
+    ev, et, _ = outlier_pseudo_label_mining(cv, ct, img, txt, rule=rule)
+    np.testing.assert_array_equal(yv, ev)
+    np.testing.assert_array_equal(yt, et)
+    assert stats['img_recovered'] > 0  # the case exercises the mining
+    if rule == 'clpc':
+        np.testing.assert_array_equal(yt, ct)
+        assert stats['txt_recovered'] == 0
+
+
+def test_oplm_rule_errors():
+    with pytest.raises(ValueError, match='oplm_rule must be one of'):
+        PseudoLabelHook(oplm_rule='CLPC')
+    with pytest.raises(ValueError, match='no gate'):
+        PseudoLabelHook(oplm_rule='clpc', oplm_gate=0.5)

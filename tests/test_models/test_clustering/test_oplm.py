@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from tpr_mm.models.clustering import oplm
 from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
 
 
@@ -90,3 +91,71 @@ def test_oplm_hand_example_and_torch_input():
 def test_oplm_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match='agree in N'):
         outlier_pseudo_label_mining(np.zeros(3), np.zeros(4), np.ones((3, 2)), np.ones((3, 2)))
+
+
+def _naive_clpc(image_labels, text_labels, image_bank):
+    """LeviWeiZhi/CLPC:utils/cluster_utils.py pseudo_labels_mining, restated with plain loops."""
+    image_labels = [int(v) for v in image_labels]
+    text_labels = [int(v) for v in text_labels]
+    for i in range(len(image_bank)):
+        if image_labels[i] != -1 or text_labels[i] == -1:
+            continue
+        cluster = [
+            j for j in range(len(text_labels)) if text_labels[j] == text_labels[i] and j != i
+        ]
+        if len(cluster) < 1:
+            continue
+        sims = [float(np.dot(image_bank[i], image_bank[j])) for j in cluster]
+        ranked = [cluster[k] for k in sorted(range(len(cluster)), key=lambda k: -sims[k])]
+        chosen = next((j for j in ranked if text_labels[j] != -1), -1)
+        if chosen != -1:
+            image_labels[i] = image_labels[chosen]  # in place: later outliers see it
+    return np.array(image_labels)
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2, 3])
+@pytest.mark.parametrize('block', [None, 7])
+def test_clpc_rule_matches_reference_loop(seed, block, monkeypatch):
+    if block is not None:  # many small similarity blocks instead of one
+        monkeypatch.setattr(oplm, '_SIM_BLOCK', block)
+    rng = np.random.default_rng(seed)
+    n = 60
+    yv = rng.integers(-1, 6, size=n)
+    yv[rng.random(n) < 0.45] = -1  # many image outliers: chains of copied labels occur
+    yt = rng.integers(-1, 4, size=n)
+    yt[:2] = 9  # a two-member text cluster whose images are both outliers
+    yv[:2] = -1
+    fv = _unit(rng.normal(size=(n, 5)))
+    ft = rng.normal(size=(n, 5))
+    new_v, new_t, stats = outlier_pseudo_label_mining(yv, yt, fv, ft, rule='clpc')
+    expect = _naive_clpc(yv, yt, fv.astype(np.float32))
+    np.testing.assert_array_equal(new_v, expect)
+    np.testing.assert_array_equal(new_t, yt)  # CLPC mines image labels only
+    assert stats == {'img_recovered': int(((yv < 0) & (new_v >= 0)).sum()), 'txt_recovered': 0}
+    assert (new_v[:2] == -1).all()
+
+
+def test_clpc_rule_order_dependence_hand_example():
+    # Pairs 0 and 1 are image outliers in text cluster 0 with pair 2 (image label 5). Pair 0's
+    # nearest image is pair 1 (still -1 when pair 0 is visited): pair 0 stays an outlier under
+    # CLPC; pair 1's nearest is pair 2: it gets 5. The 'paired' rule skips outlier candidates.
+    yv = np.array([-1, -1, 5])
+    yt = np.array([0, 0, 0])
+    fv = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    ft = np.ones((3, 2))
+    clpc, _, _ = outlier_pseudo_label_mining(yv, yt, fv, ft, rule='clpc')
+    paired, _, _ = outlier_pseudo_label_mining(yv, yt, fv, ft)
+    assert clpc.tolist() == [-1, 5, 5]
+    assert paired.tolist() == [5, 5, 5]
+    # The reverse visiting order shows the in-place copy: pair 1 is mined first, then pair 0
+    # copies the label just written.
+    rev, _, _ = outlier_pseudo_label_mining(yv[::-1], yt, fv[::-1], ft, rule='clpc')
+    assert rev.tolist() == [5, 5, 5]
+
+
+def test_rule_errors():
+    yv, yt, fv, ft = _random_case(0)
+    with pytest.raises(ValueError, match='rule must be one of'):
+        outlier_pseudo_label_mining(yv, yt, fv, ft, rule='nope')
+    with pytest.raises(ValueError, match='no reliability gate'):
+        outlier_pseudo_label_mining(yv, yt, fv, ft, gate_threshold=0.5, rule='clpc')

@@ -8,18 +8,18 @@ Layout (what the CUHK-PEDES parser reads)::
         reid_raw.json               # list of {split, captions, file_path,
                                     #          processed_tokens, id}
         synthetic_attributes.json   # per-id attributes (for analysis/tests)
-        synthetic_meta.json         # params + versions + stats, written last
+        synthetic_meta.json         # params + versions + stats + file list, written last
 
 The dataset is built in a hidden sibling directory and renamed into place, so
-an interrupted run never leaves a ``data_root`` that looks complete.
+an interrupted run never leaves a ``data_root`` that looks complete. An
+existing folder is replaced only when it is empty or the meta file proves it is
+a set written here and lists everything in it (see :mod:`.ownership`).
 """
 
 import inspect
 import json
-import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -29,13 +29,18 @@ from PIL import Image
 
 from ...version import __version__
 from .attributes import PersonAttributes, make_caption, sample_identities, tokenize_caption
+from .ownership import (
+    ANNO_FILE,
+    ATTR_FILE,
+    GENERATOR_NAME,
+    META_FILE,
+    SPLITS,
+    check_replaceable,
+    swap_into_place,
+)
 from .render import render_person
 
-GENERATOR_VERSION = 1  # bump whenever the output for given params changes
-SPLITS = ('train', 'val', 'test')
-ANNO_FILE = 'reid_raw.json'
-ATTR_FILE = 'synthetic_attributes.json'
-META_FILE = 'synthetic_meta.json'
+GENERATOR_VERSION = 1  # bump whenever the images or annotations for given params change
 
 
 def _save_image(img: Image.Image, path: Path) -> None:
@@ -61,7 +66,7 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
     seed, n_img, n_cap = p['seed'], p['images_per_id'], p['captions_per_image']
     size: Tuple[int, int] = tuple(p['image_size'])
     identities = sample_identities(sum(counts.values()), np.random.default_rng([seed, 0, 0, 0]))
-    records, attr_rows, stats = [], [], {}
+    records, attr_rows, stats, written = [], [], {}, []
     pid = 0
     for split in SPLITS:
         (out / 'imgs' / split).mkdir(parents=True)
@@ -74,6 +79,7 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
                 img, view = render_person(attrs, np.random.default_rng([seed, pid, k, 1]), size)
                 rel = f'{split}/{pid}_{k}.png'
                 _save_image(img, out / 'imgs' / rel)
+                written.append(f'imgs/{rel}')
                 caps = _unique_captions(
                     attrs, np.random.default_rng([seed, pid, k, 2]), view, n_cap
                 )
@@ -94,24 +100,16 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
     (out / ANNO_FILE).write_text(json.dumps(records))
     (out / ATTR_FILE).write_text(json.dumps(attr_rows, indent=1))
     meta = {
-        'generator': 'tpr_mm.datasets.synthetic',
+        'generator': GENERATOR_NAME,
         'generator_version': GENERATOR_VERSION,
         'tpr_mm_version': __version__,
         'params': p,
         'stats': stats,
+        # Every file written: the proof that lets a later run replace this folder.
+        'files': written + [ANNO_FILE, ATTR_FILE],
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))  # last: marks completeness
     return stats
-
-
-def _swap_into_place(tmp: Path, root: Path) -> None:
-    old = None
-    if root.is_symlink() or root.exists():
-        old = root.with_name(f'.{root.name}.old-{uuid.uuid4().hex[:8]}')
-        os.replace(root, old)
-    os.replace(tmp, root)
-    if old is not None:
-        old.unlink() if old.is_symlink() else shutil.rmtree(old, ignore_errors=True)
 
 
 def _normalize_params(**params) -> dict:
@@ -192,9 +190,12 @@ def generate_synthetic_pedes(
     test. Output depends only on the parameters (same seed, same bytes).
 
     If ``data_root`` already holds a complete dataset with the same parameters
-    it is reused unless ``overwrite``. A synthetic dataset with different
-    parameters is replaced. Any other non-empty directory is only replaced
-    with ``overwrite=True``.
+    it is reused unless ``overwrite``. Otherwise the set is written into
+    ``data_root`` if it is missing or empty, or if its ``synthetic_meta.json``
+    shows that it is a set written by this function and lists every file and
+    folder in it. Any other folder -- a real dataset, a user's files, a
+    generated set with other files put into it -- is never replaced, also not
+    with ``overwrite=True``: a ``FileExistsError`` names the folder and why.
 
     Args:
         data_root (str): Output directory.
@@ -209,6 +210,9 @@ def generate_synthetic_pedes(
 
     Returns:
         dict: ``{split: {'ids': int, 'images': int, 'captions': int}}``.
+
+    Raises:
+        FileExistsError: ``data_root`` exists and may not be replaced.
     """
     params = _normalize_params(
         num_train_ids=num_train_ids,
@@ -223,20 +227,13 @@ def generate_synthetic_pedes(
     if not overwrite and synthetic_params_match(root, **params):
         print_log(f'Reusing synthetic dataset at {root}', logger='current')
         return read_synthetic_meta(root)['stats']
-    if (
-        not overwrite
-        and root.is_dir()
-        and read_synthetic_meta(root) is None
-        and any(root.iterdir())
-    ):
-        raise FileExistsError(
-            f'{root} is not empty and is not a synthetic dataset; pass overwrite=True to replace it'
-        )
+    check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.tmp-', dir=root.parent))
     try:
         stats = _write_dataset(tmp, params)
-        _swap_into_place(tmp, root)
+        check_replaceable(root)  # again: files may have appeared while rendering
+        swap_into_place(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,7 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Per-dataset reports of skipped images and truncated captions."""
+"""Per-dataset reports of skipped images, truncated image files and truncated captions."""
 
-import multiprocessing
 from typing import Iterator, List
 
 from mmengine.dist import is_main_process
@@ -10,48 +9,9 @@ from mmengine.logging import print_log
 
 from tpr_mm.registry import HOOKS
 
+from .shared_count import SharedCount, SharedTally
+
 __all__ = ['DataIssueReportHook', 'SharedCount', 'count_truncated_captions']
-
-
-class SharedCount:
-    """An int-like counter shared by the dataloader worker processes.
-
-    ``LoadPersonImage`` counts skipped images with ``self.num_skipped += 1``;
-    in a worker process that increments the worker's copy only. Replacing
-    the attribute with this object (``+=`` increments shared memory in place,
-    inherited by forked and spawned workers) makes the main process see the
-    total.
-    """
-
-    def __init__(self, value: int = 0) -> None:
-        self._value = multiprocessing.Value('q', int(value))
-
-    def __iadd__(self, other: int) -> 'SharedCount':
-        with self._value.get_lock():
-            self._value.value += int(other)
-        return self
-
-    def __int__(self) -> int:
-        return int(self._value.value)
-
-    __index__ = __int__
-
-    def __eq__(self, other) -> bool:
-        return int(self) == other
-
-    __hash__ = None
-
-    def __format__(self, spec: str) -> str:
-        return format(int(self), spec)
-
-    def __repr__(self) -> str:
-        return str(int(self))
-
-    def __copy__(self) -> 'SharedCount':
-        return self  # e.g. ``dataset.get_subset`` copies the pipeline: keep one count
-
-    def __deepcopy__(self, memo: dict) -> 'SharedCount':
-        return self
 
 
 def _datasets(dataset) -> Iterator:
@@ -104,12 +64,12 @@ def count_truncated_captions(dataset, context_length: int) -> tuple:
 
 @HOOKS.register_module()
 class DataIssueReportHook(Hook):
-    """Report skipped images and truncated captions once per dataset.
+    """Report skipped images, truncated image files and truncated captions.
 
-    * **Truncation**: before a dataset is first used (train, val queries,
-      test queries) every distinct caption is tokenised once with the
-      pipeline's ``TokenizeCaption`` length, and one warning gives the count
-      and examples. (The transform itself also warns at its 1st, 10th,
+    * **Caption truncation**: before a dataset is first used (train, val
+      queries, test queries) every distinct caption is tokenised once with
+      the pipeline's ``TokenizeCaption`` length, and one warning gives the
+      count and examples. (The transform itself also warns at its 1st, 10th,
       100th ... truncation per loader process.)
     * **Skipped images** (``LoadPersonImage(on_error='skip')``): each skip is
       logged by the transform; this hook makes its counter shared across
@@ -119,6 +79,11 @@ class DataIssueReportHook(Hook):
       replacement item is drawn) and is refused on
       evaluation pipelines, where a replaced gallery image would corrupt the
       metrics — both raise a ``ValueError`` naming the dataset.
+    * **Truncated image files** (``LoadPersonImage(truncated='warn')``, the
+      default): the transform names each file in a warning; this hook shares
+      its ``num_truncated`` counter across workers and logs the reads of
+      truncated files after each training epoch, in total after training,
+      and after each validation / test run.
 
     :class:`~tpr_mm.engine.runner.TPRRunner` registers it automatically.
     """
@@ -128,13 +93,14 @@ class DataIssueReportHook(Hook):
     def __init__(self, scan_truncation: bool = True) -> None:
         self.scan_truncation = scan_truncation
         self._scanned = set()
-        self._skip_counters: List = []
-        self._reported_skips = 0
+        self._skips = SharedTally()
+        self._truncated = {'train': SharedTally(), 'val': SharedTally(), 'test': SharedTally()}
 
     def before_train(self, runner) -> None:
         dataset = runner.train_dataloader.dataset
-        self._skip_counters = []
+        self._skips, self._truncated['train'] = SharedTally(), SharedTally()
         for ds, t in _transforms(dataset, 'LoadPersonImage'):
+            self._truncated['train'].attach(t, 'num_truncated')
             if t.on_error != 'skip':
                 continue
             if getattr(ds, 'max_refetch', 0) < 1:
@@ -143,18 +109,13 @@ class DataIssueReportHook(Hook):
                     'dataset to draw a replacement item; set max_refetch >= 1 (e.g. 100) in '
                     'train_dataloader.dataset'
                 )
-            if not isinstance(t.num_skipped, SharedCount):
-                t.num_skipped = SharedCount(int(t.num_skipped))
-            self._skip_counters.append(t.num_skipped)
-        self._reported_skips = self._skipped()
+            self._skips.attach(t, 'num_skipped')
+        self._skips.take_new()
+        self._truncated['train'].take_new()
         self._scan(dataset, 'train')
 
-    def _skipped(self) -> int:
-        return sum(int(c) for c in self._skip_counters)
-
     def after_train_epoch(self, runner) -> None:
-        total = self._skipped()
-        new, self._reported_skips = total - self._reported_skips, total
+        new, total = self._skips.take_new()
         if new:
             print_log(
                 f'epoch {runner.epoch + 1}: {new} unreadable image(s) skipped and replaced '
@@ -162,14 +123,32 @@ class DataIssueReportHook(Hook):
                 logger='current',
                 level=30,
             )
+        new, total = self._truncated['train'].take_new()
+        if new:
+            print_log(
+                f'epoch {runner.epoch + 1}: {new} read(s) of truncated image files, decoded '
+                f'with the missing part filled in ({total} in total); the files are named in '
+                'the warnings above',
+                logger='current',
+                level=30,
+            )
 
     def after_train(self, runner) -> None:
-        if self._skip_counters:
+        if self._skips.counters:
+            skipped = self._skips.total()
             print_log(
-                f"LoadPersonImage(on_error='skip'): {self._skipped()} unreadable image(s) "
+                f"LoadPersonImage(on_error='skip'): {skipped} unreadable image(s) "
                 'skipped during training in total',
                 logger='current',
-                level=30 if self._skipped() else 20,
+                level=30 if skipped else 20,
+            )
+        truncated = self._truncated['train'].total()
+        if truncated:
+            print_log(
+                f'LoadPersonImage: {truncated} read(s) of truncated image files during '
+                "training in total (truncated='warn'; 'error' refuses them)",
+                logger='current',
+                level=30,
             )
 
     def before_val(self, runner) -> None:
@@ -177,6 +156,23 @@ class DataIssueReportHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check_eval(runner.test_loop, 'test')
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._report_eval('val')
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._report_eval('test')
+
+    def _report_eval(self, name: str) -> None:
+        new, _ = self._truncated[name].take_new()
+        if new:
+            print_log(
+                f'{name}: {new} read(s) of truncated image files during this evaluation, '
+                'decoded with the missing part filled in; the files are named in the '
+                'warnings above',
+                logger='current',
+                level=30,
+            )
 
     def _check_eval(self, loop, name: str) -> None:
         loaders = [getattr(loop, 'dataloader', None), getattr(loop, 'gallery_dataloader', None)]
@@ -190,7 +186,9 @@ class DataIssueReportHook(Hook):
                         'training only; a skipped gallery image would be replaced by another '
                         "and corrupt the metrics. Use on_error='raise' in the evaluation pipeline"
                     )
+                self._truncated[name].attach(t, 'num_truncated')
             self._scan(loader.dataset, name)
+        self._truncated[name].take_new()  # count from here
 
     def _scan(self, dataset, name: str) -> None:
         if not self.scan_truncation or id(dataset) in self._scanned or not is_main_process():

@@ -16,7 +16,7 @@ from mmengine.runner.amp import autocast
 from tqdm import tqdm
 
 from tpr_mm.models.clustering import cluster_pseudo_labels
-from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+from tpr_mm.models.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
 from tpr_mm.models.clustering.quality import pseudo_label_quality
 from tpr_mm.models.memories.gather import all_gather_rows
 from tpr_mm.registry import HOOKS
@@ -59,6 +59,10 @@ class PseudoLabelHook(Hook):
             cluster-contrast/ICPG/CLPC).
         oplm (bool): Run OPLM. Defaults to True.
         oplm_gate (float, optional): OPLM reliability gate delta; None = off.
+        oplm_rule (str): ``'paired'`` (default: both modalities, the
+            reconstruction of CPCL's description) or ``'clpc'`` (CLPC's public
+            code: image labels only, no gate); see
+            :func:`outlier_pseudo_label_mining`.
         start_epoch (int): Epochs before this one train with every pair an
             outlier (instance matching only, empty memories). Defaults to 0
             (cluster from the first epoch, as with pretrained CLIP).
@@ -76,6 +80,7 @@ class PseudoLabelHook(Hook):
         cluster_cfg: Optional[dict] = None,
         oplm: bool = True,
         oplm_gate: Optional[float] = None,
+        oplm_rule: str = 'paired',
         start_epoch: int = 0,
         head: str = 'head',
         fp16: bool = False,
@@ -86,6 +91,13 @@ class PseudoLabelHook(Hook):
         self.cluster_cfg = dict(DEFAULT_CLUSTER_CFG, **(cluster_cfg or {}))
         self.oplm = oplm
         self.oplm_gate = oplm_gate
+        if oplm_rule not in OPLM_RULES:
+            raise ValueError(
+                f'PseudoLabelHook: oplm_rule must be one of {OPLM_RULES}, got {oplm_rule!r}'
+            )
+        if oplm_rule == 'clpc' and oplm_gate is not None:
+            raise ValueError("PseudoLabelHook: oplm_rule='clpc' has no gate; set oplm_gate=None")
+        self.oplm_rule = oplm_rule
         self.start_epoch = start_epoch
         self.head = head
         self.fp16 = fp16
@@ -188,7 +200,9 @@ class PseudoLabelHook(Hook):
         for name, y in (('img', yv), ('txt', yt)):
             stats[f'{name}_clusters'], stats[f'{name}_outlier_ratio_before'] = label_stats(y)
         if self.oplm:
-            yv, yt, rec = outlier_pseudo_label_mining(yv, yt, img, txt, self.oplm_gate)
+            yv, yt, rec = outlier_pseudo_label_mining(
+                yv, yt, img, txt, self.oplm_gate, rule=self.oplm_rule
+            )
             stats.update(rec)
         for name, y in (('img', yv), ('txt', yt)):
             stats[f'{name}_outlier_ratio_after'] = label_stats(y)[1]

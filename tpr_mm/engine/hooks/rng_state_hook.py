@@ -10,6 +10,7 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from tpr_mm.datasets.samplers import EpochWorkerSeeder
 from tpr_mm.registry import HOOKS
 
 __all__ = ['RNGStateHook', 'capture_rng_state', 'restore_rng_state']
@@ -74,7 +75,12 @@ class RNGStateHook(Hook):
       and put back at ``after_val_epoch`` (before the best checkpoint is
       written), so the training stream does not depend on how often one
       validates — which also makes the epoch checkpoint, saved before
-      validation, describe the exact state the next epoch starts from.
+      validation, describe the exact state the next epoch starts from;
+    * announces each training epoch to the loader's
+      :class:`~tpr_mm.datasets.samplers.EpochWorkerSeeder` (``before_train_epoch``),
+      so DataLoader workers, persistent or not, draw an epoch's augmentations
+      from seeds of (seed, epoch, rank, worker id): nothing of the workers'
+      generators needs storing.
 
     :class:`~tpr_mm.engine.runner.TPRRunner` registers it automatically.
     Iteration-based checkpoints under DDP store rank 0's state only (gathering
@@ -88,6 +94,11 @@ class RNGStateHook(Hook):
         self._gathered_iter = -1
         self._loaded: Optional[dict] = None
         self._val_state: Optional[dict] = None
+
+    def before_train_epoch(self, runner) -> None:
+        seeder = getattr(runner.train_dataloader, 'worker_init_fn', None)
+        if isinstance(seeder, EpochWorkerSeeder):
+            seeder.set_epoch(runner.epoch)
 
     def after_train_epoch(self, runner) -> None:
         _, world_size = get_dist_info()

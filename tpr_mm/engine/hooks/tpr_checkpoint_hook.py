@@ -1,11 +1,14 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Checkpointing that always leaves a complete checkpoint behind."""
 
+import difflib
+import inspect
 import os.path as osp
 from typing import List
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import Runner
 
 from tpr_mm.fileio import atomic_write_text
 from tpr_mm.registry import HOOKS
@@ -25,7 +28,45 @@ class TPRCheckpointHook(CheckpointHook):
       checkpoint it names;
     * checkpoint files themselves are written atomically by
       :class:`~tpr_mm.engine.runner.TPRRunner` (``'atomic_local'`` backend).
+
+    MMEngine's hook accepts any extra keyword and hands it to
+    ``Runner.save_checkpoint`` at the first save, so a typo (``intervl=1``)
+    fails only after a whole epoch; here an argument that neither the hook nor
+    ``save_checkpoint`` accepts is a ``TypeError`` when the hook is built.
     """
+
+    # Runner.save_checkpoint arguments the hook always passes itself.
+    _PASSED_BY_HOOK = (
+        'self',
+        'out_dir',
+        'filename',
+        'file_client_args',
+        'save_optimizer',
+        'save_param_scheduler',
+        'meta',
+        'by_epoch',
+        'backend_args',
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        own = list(inspect.signature(CheckpointHook.__init__).parameters)
+        own = [p for p in own if p not in ('self', 'kwargs')]
+        forwarded = [
+            p
+            for p in inspect.signature(Runner.save_checkpoint).parameters
+            if p not in self._PASSED_BY_HOOK
+        ]
+        unknown = [k for k in self.args if k not in forwarded]
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, own + forwarded, n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ''))
+            raise TypeError(
+                f'{type(self).__name__} (default_hooks.checkpoint) got unknown argument(s) '
+                f'{", ".join(hints)}; it accepts: {", ".join(own + forwarded)}'
+            )
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         stale: List[int] = []

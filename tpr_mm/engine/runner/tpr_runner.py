@@ -1,20 +1,26 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """MMEngine Runner with safe, shape-checked loading and crash-safe saving."""
 
+import os.path as osp
 import re
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+from mmengine.runner import CheckpointLoader, Runner, load_state_dict
 
-import tpr_mm.fileio  # noqa: F401  (registers the 'atomic_local' file backend)
+from tpr_mm.datasets.samplers import attach_epoch_seeder
+
+# Importing tpr_mm.fileio registers the 'atomic_local' file backend and the
+# weights-only local loader of MMEngine's CheckpointLoader.
+from tpr_mm.fileio import CheckpointReadError, UnsafeCheckpointError
 from tpr_mm.registry import RUNNERS
 
-from .safe_loading import mmengine_safe_globals
+from .resume_candidates import resume_candidates
 
 __all__ = ['TPRRunner', 'CheckpointMismatchError', 'checkpoint_mismatches']
 
@@ -51,25 +57,40 @@ class TPRRunner(Runner):
 
     Select it with ``runner_type = 'TPRRunner'`` (the base runtime does).
 
-    * **Safe loading**: checkpoints are read with PyTorch's ``weights_only``
-      unpickler, allowlisting only MMEngine's own meta types
-      (:func:`~tpr_mm.engine.runner.mmengine_safe_globals`).
+    * **Safe loading**: checkpoints are read with ``torch.load(...,
+      weights_only=True)``, allowlisting only MMEngine's own meta types
+      (:func:`~tpr_mm.fileio.safe_torch_load`); an empty, text or truncated
+      file is a :class:`~tpr_mm.fileio.CheckpointReadError` naming it.
     * **Shape check**: loading (``load_from``, ``--resume``, ``tools/test.py``)
       raises :class:`CheckpointMismatchError` listing every parameter whose
       shape differs from the model's, or when no model key is in the checkpoint
       at all (MMEngine only warns and keeps the random weights). Opt out with
       ``allow_shape_mismatch = True`` in the config (mismatched tensors then
       keep their initial values, with MMEngine's warning).
+    * **Missing keys**: when testing (no ``train_cfg``) or resuming, a
+      checkpoint that lacks some of the model's tensors is an error listing
+      them (fine-tuning from ``load_from`` only warns). Opt out with
+      ``allow_missing_keys = True``.
+    * **Resume fallback**: an automatic ``--resume`` whose newest checkpoint
+      is damaged (or whose ``last_checkpoint`` is empty) resumes from the
+      newest intact ``epoch_*/iter_*.pth`` and logs which file was skipped.
     * **Atomic saving**: local checkpoints go through the ``'atomic_local'``
       file backend (temporary file, fsync, rename) unless the checkpoint
       hook's ``backend_args`` names another backend.
     * **CPU distributed runs**: with the pytorch launcher and no CUDA, the
       process group is started with gloo and the model wrapped in DDP
       without ``device_ids`` (MMEngine assumes GPUs for both).
+    * **Exact resume with workers**: multi-worker loaders built from a config
+      without its own ``worker_init_fn`` get an
+      :class:`~tpr_mm.datasets.samplers.EpochWorkerSeeder` (worker RNGs seeded
+      from seed, epoch, rank and worker id at every epoch, also with
+      persistent workers; workers exit when the trainer dies).
     * **Required hooks**: :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact
       resume) and :class:`~tpr_mm.engine.hooks.DataIssueReportHook` are
       registered when the config does not list them.
     """
+
+    _resuming = False
 
     def load_checkpoint(
         self,
@@ -78,24 +99,30 @@ class TPRRunner(Runner):
         strict: bool = False,
         revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''),),
     ):
-        with mmengine_safe_globals():
-            checkpoint = _load_checkpoint(filename, map_location=map_location)
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location, logger='current')
+        if not isinstance(checkpoint, dict):
+            raise CheckpointReadError(
+                f'{filename}: holds a {type(checkpoint).__name__}, not a checkpoint dict'
+            )
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        state = checkpoint.get('state_dict', checkpoint)
+        metadata = getattr(state, '_metadata', OrderedDict())
+        for pattern, repl in revise_keys:
+            state = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state.items())
+        state._metadata = metadata
         if not self.cfg.get('allow_shape_mismatch', False):
-            self._check_fits(model, checkpoint, filename, revise_keys)
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=list(revise_keys)
-        )
+            self._check_fits(model, state, filename)
+        testing = self.cfg.get('train_cfg') is None
+        if (testing or self._resuming) and not self.cfg.get('allow_missing_keys', False):
+            self._check_complete(model, state, filename)
+        load_state_dict(model, state, strict, logger='current')
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
     @staticmethod
-    def _check_fits(model, checkpoint: dict, filename: str, revise_keys) -> None:
-        state = checkpoint.get('state_dict', checkpoint)
-        for pattern, repl in revise_keys:
-            state = {re.sub(pattern, repl, k): v for k, v in state.items()}
+    def _check_fits(model, state: dict, filename: str) -> None:
         model_state = model.state_dict()
         # Parameters only: their shapes follow from the config, while some
         # buffers (pseudo labels, memory banks) are resized by the loading module.
@@ -115,9 +142,50 @@ class TPRRunner(Runner):
                 f'in the checkpoint (its keys look like {list(state)[:3]}).{hint}'
             )
 
+    @staticmethod
+    def _check_complete(model, state: dict, filename: str) -> None:
+        model_state = model.state_dict()
+        missing = [k for k in model_state if k not in state]
+        if missing:
+            raise CheckpointMismatchError(
+                f"{filename}: {len(missing)} of the model's {len(model_state)} tensors are "
+                f'missing from the checkpoint (first: {", ".join(missing[:5])}); they would '
+                'keep their random initial values. Set allow_missing_keys=True in the config '
+                'to load the rest anyway.'
+            )
+
     def resume(self, filename: str, *args, **kwargs) -> None:
-        with mmengine_safe_globals():
-            return super().resume(filename, *args, **kwargs)
+        self._resuming = True
+        try:
+            if not (self.cfg.get('resume') and self.cfg.get('load_from') is None):
+                return super().resume(filename, *args, **kwargs)
+            # Automatic resume: ``filename`` is what last_checkpoint names.
+            problems: List[str] = []
+            for path in resume_candidates(filename or '', self.work_dir):
+                try:
+                    super().resume(path, *args, **kwargs)
+                except UnsafeCheckpointError:
+                    raise  # a crafted file is reported, never skipped
+                except (CheckpointReadError, FileNotFoundError) as exc:
+                    problems.append(str(exc) if path in str(exc) else f'{path}: {exc}')
+                    continue
+                if problems or not filename:
+                    why = '; '.join(problems) or f'{self.work_dir}/last_checkpoint is empty'
+                    self.logger.warning(
+                        f'could not resume from {why}. Resumed from the newest intact '
+                        f'checkpoint {path} instead.'
+                    )
+                return None
+            named = f'names {filename}' if filename else 'is empty'
+            folder = osp.dirname(filename) or self.work_dir
+            raise CheckpointReadError(
+                f'cannot resume: {self.work_dir}/last_checkpoint {named} and no intact '
+                f'epoch_*.pth / iter_*.pth checkpoint is in {folder}'
+                + (f' ({"; ".join(problems)})' if problems else '')
+                + '. Pass --resume CKPT, or delete last_checkpoint to start from scratch.'
+            )
+        finally:
+            self._resuming = False
 
     def save_checkpoint(
         self,
@@ -163,6 +231,14 @@ class TPRRunner(Runner):
                 find_unused_parameters=self.cfg.get('find_unused_parameters', False),
             )
         return super().wrap_model(model_wrapper_cfg, model)
+
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None, diff_rank_seed: bool = False):
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if isinstance(dataloader, dict) and 'worker_init_fn' not in dataloader:
+            quiet = bool(dataloader.get('disable_subprocess_warning', False))
+            attach_epoch_seeder(loader, seed, get_rank(), disable_subprocess_warning=quiet)
+        return loader
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)

@@ -10,10 +10,19 @@ from .clip_weights import (
 )
 from .hf_bert import HFBertBackbone
 from .open_clip_backbone import OpenCLIPBackbone
+from .part_resnet import PartPoolingResNet
+from .resnet_bert_textcnn import ResNetBertTextCNN
+from .resnet_weights import convert_resnet_state_dict, load_imagenet_resnet
+from .text_cnn import ResidualTextCNN
 
 __all__ = [
     'OpenCLIPBackbone',
     'HFBertBackbone',
+    'PartPoolingResNet',
+    'ResidualTextCNN',
+    'ResNetBertTextCNN',
+    'load_imagenet_resnet',
+    'convert_resnet_state_dict',
     'image_token_forward',
     'text_token_forward',
     'is_torchscript_archive',

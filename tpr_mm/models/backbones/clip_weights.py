@@ -7,11 +7,12 @@ Two file kinds are understood:
   as ``{'state_dict': ...}``, optionally with a DDP ``module.`` prefix, or a
   ``.safetensors`` file), read with ``torch.load(weights_only=True)``;
 * OpenAI's CLIP TorchScript archives (``ViT-B-16.pt``), which
-  ``torch.load(weights_only=True)`` refuses. They are read with
-  ``torch.jit.load(...).state_dict()``: no model code is executed, but the
-  archive's TorchScript is still parsed and compiled by the loader, so only
-  load such archives from trusted sources (e.g. OpenAI's published URLs with
-  their SHA-256 checked).
+  ``torch.load(weights_only=True)`` refuses. ``torch.jit.load`` would compile
+  the archive's code and run its ``__setstate__`` methods, so it is not used:
+  :func:`~tpr_mm.models.backbones.torchscript_weights.read_torchscript_state_dict`
+  unpickles only the tensors (a restricted unpickler; nothing from the archive
+  is imported, compiled or run) and refuses archives that define
+  ``__setstate__``.
 
 Positional embeddings are fitted to the target model: the visual grid is
 resized (class row kept, grid interpolated, flattened row-major — IRRA's rule
@@ -20,7 +21,6 @@ longer text positional embedding is truncated.
 """
 
 import math
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -29,6 +29,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import Tensor, nn
+
+from tpr_mm.fileio import safe_torch_load
+
+from .torchscript_weights import read_torchscript_state_dict
 
 __all__ = [
     'OPENAI_EXTRA_KEYS',
@@ -82,16 +86,15 @@ def read_clip_checkpoint(path: PathLike) -> Tuple[StateDict, str]:
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
-        ValueError: the file holds something other than a mapping of tensors.
+        ValueError: the file holds something other than a mapping of tensors,
+            or is a TorchScript archive with code that would run at load.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'CLIP checkpoint not found: {path}')
     if is_torchscript_archive(path):
         fmt = 'torchscript'
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)  # torch.jit deprecation notice
-            state_dict = dict(torch.jit.load(str(path), map_location='cpu').state_dict())
+        state_dict = read_torchscript_state_dict(str(path))
         for key in OPENAI_EXTRA_KEYS:
             state_dict.pop(key, None)
     else:
@@ -101,7 +104,7 @@ def read_clip_checkpoint(path: PathLike) -> Tuple[StateDict, str]:
 
             loaded = load_file(str(path), device='cpu')
         else:
-            loaded = torch.load(str(path), map_location='cpu', weights_only=True)
+            loaded = safe_torch_load(str(path), map_location='cpu')  # weights_only=True
         if isinstance(loaded, dict) and isinstance(loaded.get('state_dict'), dict):
             loaded = loaded['state_dict']
         if not isinstance(loaded, dict):

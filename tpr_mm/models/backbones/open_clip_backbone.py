@@ -39,9 +39,9 @@ class OpenCLIPBackbone(BaseModule):
       so the same pos-embed rule applies to every source;
     * a local open_clip checkpoint (``torch.load(weights_only=True)``; raw or
       ``{'state_dict': ...}``, ``module.`` prefix stripped; or ``.safetensors``);
-    * an OpenAI CLIP TorchScript archive such as ``ViT-B-16.pt``, read with
-      ``torch.jit.load(...).state_dict()``. Nothing in it is executed, but the
-      TorchScript loader still parses the archive: use trusted files only.
+    * an OpenAI CLIP TorchScript archive such as ``ViT-B-16.pt``: its tensors
+      are unpickled without ``torch.jit.load`` (which would run the archive's
+      ``__setstate__`` code), see :mod:`~tpr_mm.models.backbones.torchscript_weights`.
 
     The visual positional embedding is resized to the model's patch grid when
     it differs (class row kept; ``'bilinear'`` without antialias = IRRA,

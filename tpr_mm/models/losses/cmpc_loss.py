@@ -1,7 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Cross-modal projection classification (CMPC) loss (Zhang & Lu, ECCV 2018), as used by CFine."""
 
-from typing import Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -65,6 +65,11 @@ class CMPCLoss(nn.Module):
         loss_name: str = 'loss_cmpc',
     ) -> None:
         super().__init__()
+        if num_classes is None or int(num_classes) < 1:
+            raise ValueError(
+                f'CMPCLoss needs num_classes = the number of training identities, got '
+                f'{num_classes!r}; base configs leave it to the leaf config'
+            )
         self.classifier_weight = nn.Parameter(torch.empty(in_channels, num_classes))
         nn.init.xavier_uniform_(self.classifier_weight, gain=1.0)
         self.num_classes = num_classes
@@ -74,11 +79,16 @@ class CMPCLoss(nn.Module):
 
     def forward(
         self,
-        img_feats: Sequence[torch.Tensor],
-        text_feats: Sequence[torch.Tensor],
+        img_feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+        text_feats: Union[torch.Tensor, Sequence[torch.Tensor]],
         labels: torch.Tensor,
+        data_samples: Optional[Sequence] = None,
     ) -> torch.Tensor:
-        """Args: lists of (N, D) features per level (global first) and (N,) labels."""
+        """Args: lists of (N, D) features per level (global first), or one (N, D)
+        tensor each (one level, as :class:`GlobalMatchingHead` passes them), and
+        (N,) labels; ``data_samples`` is unused."""
+        if isinstance(img_feats, torch.Tensor):
+            img_feats, text_feats = [img_feats], [text_feats]
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError(
                 f'CMPCLoss got labels outside [0, {self.num_classes}); num_classes must equal '

@@ -1,7 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Cross-modal projection matching (CMPM) loss (Zhang & Lu, ECCV 2018), as used by CFine."""
 
-from typing import Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -78,11 +78,16 @@ class CMPMLoss(nn.Module):
 
     def forward(
         self,
-        img_feats: Sequence[torch.Tensor],
-        text_feats: Sequence[torch.Tensor],
+        img_feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+        text_feats: Union[torch.Tensor, Sequence[torch.Tensor]],
         labels: torch.Tensor,
+        data_samples: Optional[Sequence] = None,
     ) -> torch.Tensor:
-        """Args: lists of (N, D) features per level (global first) and (N,) labels."""
+        """Args: lists of (N, D) features per level (global first), or one (N, D)
+        tensor each (one level, as :class:`GlobalMatchingHead` passes them), and
+        (N,) labels; ``data_samples`` is unused."""
+        if isinstance(img_feats, torch.Tensor):
+            img_feats, text_feats = [img_feats], [text_feats]
         if len(img_feats) != len(text_feats):
             raise ValueError(f'{len(img_feats)} image levels vs {len(text_feats)} text levels')
         if len(img_feats) > len(self.level_weights):

@@ -67,10 +67,9 @@ def resolve_checkpoint(path: str, prefer: str = 'best') -> str:
 
 def load_model_weights(model: nn.Module, checkpoint: str) -> None:
     """Load an MMEngine checkpoint's ``state_dict`` strictly, with safe unpickling."""
-    from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
+    from tpr_mm.fileio import safe_torch_load
 
-    with mmengine_safe_globals():
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    ckpt = safe_torch_load(checkpoint, map_location='cpu')  # weights_only=True
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -81,6 +80,21 @@ def load_model_weights(model: nn.Module, checkpoint: str) -> None:
             f'unexpected keys {unexpected[:5]}'
             f'{"..." if len(unexpected) > 5 else ""}'
         )
+
+
+def _skip_initial_weights(cfg: dict) -> None:
+    """Set ``pretrained=None`` in a backbone config and its nested module configs.
+
+    A BERT tower keeps its ``pretrained`` directory: it also defines the
+    architecture (``HFBertBackbone`` needs a directory or a config).
+    """
+    if cfg.get('type') == 'HFBertBackbone':
+        return
+    if 'pretrained' in cfg:
+        cfg['pretrained'] = None
+    for value in cfg.values():
+        if isinstance(value, dict):
+            _skip_initial_weights(value)
 
 
 def build_frozen_teacher(
@@ -103,9 +117,9 @@ def build_frozen_teacher(
         )
     path = resolve_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
-    if isinstance(cfg.get('backbone'), dict) and 'pretrained' in cfg['backbone']:
+    if isinstance(cfg.get('backbone'), dict):
         # Every weight comes from the checkpoint; do not read initial weights.
-        cfg['backbone']['pretrained'] = None
+        _skip_initial_weights(cfg['backbone'])
     teacher = MODELS.build(cfg)
     load_model_weights(teacher, path)
     teacher.requires_grad_(False)

@@ -107,14 +107,16 @@ class LCR2SStudent(TextImageRetriever):
 
     # -- single-input features -------------------------------------------------
     def extract_img_feat(self, img: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, D): [CLS] after one reasoning layer over all patch tokens."""
+        """(B, 3, H, W) -> (B, D): slot 0 ([CLS] / global) after one reasoning layer."""
         tokens = self.backbone.encode_image(img, return_tokens=True)['tokens']
         return self.img_reasoning(tokens)
 
     def extract_text_feat(self, text: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, D): [EOT] after one reasoning layer over the caption's tokens."""
+        """(B, T) -> (B, D): global slot ([EOT] for CLIP) after one reasoning layer."""
         out = self.backbone.encode_text(text, return_tokens=True)
-        return self.text_reasoning(out['tokens'], out['eot_index'], out['mask'])
+        # CLIP reads the [EOT] slot; towers with a fixed global slot report it as global_index.
+        index = out['global_index'] if 'global_index' in out else out['eot_index']
+        return self.text_reasoning(out['tokens'], index, out['mask'])
 
     # -- training --------------------------------------------------------------
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:

@@ -1,0 +1,12 @@
+# CFine's published recipe (cfine_bert_published_cuhk.py: CLIP ViT-B/16 image tower without
+# projection, BERT-base text tower, 224x224 pipelines, batch 32, Adam groups, warm-up/step
+# schedule, seed 42) on RSTPReid with its 3701 training identities. The official code
+# (shuanglinyan/CFine) ships CUHK-PEDES settings only; all of them are kept. The best epoch is
+# selected on RSTPReid's val split.
+_base_ = ['./cfine_bert_published_cuhk.py']
+model = dict(head=dict(cmpc=dict(num_classes=3701)))
+dataset_type = 'RSTPReid'
+data_root = 'data/RSTPReid'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

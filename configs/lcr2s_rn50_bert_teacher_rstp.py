@@ -1,0 +1,34 @@
+# LCR²S stage 1, the teacher, in its published architecture on RSTPReid (docs/methods/lcr2s.md):
+# ImageNet ResNet-50 + frozen BERT-base/TextCNN (2048-d), support sets of 2 images / 3 captions fused
+# by MHAF, CMPM + CMPC over 3701 identities, TIPCB's 80-epoch schedule and pipelines.
+_base_ = [
+    './_base_/models/lcr2s_rn50_bert.py',
+    './_base_/datasets/rstp_reid.py',
+    './_base_/schedules/tipcb_80e.py',
+    './_base_/default_runtime.py',
+]
+model = dict(
+    head=dict(
+        losses=[
+            dict(type='CMPMLoss', level_weights=(1.0,)),
+            dict(type='CMPCLoss', in_channels=2048, num_classes=3701, level_weights=(1.0,)),
+        ]
+    )
+)
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='SupportSetDataset',
+        num_img_support=2,
+        num_text_support=3,
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            split='train',
+            modality='pair',
+            pipeline={{_base_.tipcb_train_pipeline}},
+        ),
+    )
+)
+val_dataloader = dict(dataset=dict(pipeline={{_base_.tipcb_test_pipeline}}))
+test_dataloader = dict(dataset=dict(pipeline={{_base_.tipcb_test_pipeline}}))
