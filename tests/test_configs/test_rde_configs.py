@@ -36,6 +36,10 @@ def test_published_settings(name):
     types = [t['type'] for t in train.dataset.pipeline]
     assert types.index('CaptionTokenAugment') == types.index('TokenizeCaption') + 1
     aug = [t for t in train.dataset.pipeline if t['type'] == 'CaptionTokenAugment'][0]
+    # Apart from the caption augmentation, the baseline's training pipeline of the same data.
+    baseline = _load(f'clip_sdm_{key if key in DATASETS else "synthetic"}.py')
+    rest = [t for t in train.dataset.pipeline if t['type'] != 'CaptionTokenAugment']
+    assert rest == baseline.train_dataloader.dataset.pipeline
     assert (aug['prob'], aug['mask_ratio'], aug['replace_ratio']) == (0.2, 0.6, 0.2)
     hooks = [h for h in cfg.custom_hooks if h.type == 'ConsensusDivisionHook']
     assert len(hooks) == 1 and 'FiniteLossHook' in [h.type for h in cfg.custom_hooks]

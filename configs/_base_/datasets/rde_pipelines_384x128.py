@@ -1,7 +1,7 @@
 # RDE's training pipeline (--img_aug --txt_aug): the 384x128 image augmentation of
 # pipelines_384x128.py plus token-level caption augmentation (mask / replace / delete).
 rde_train_pipeline = [
-    dict(type='LoadPersonImage'),
+    dict(type='LoadPersonImage', truncated='warn'),  # as pipelines_384x128.py
     dict(type='ResizeImage', size=(384, 128)),
     dict(type='RandomHorizontalFlip', prob=0.5),
     dict(type='PadRandomCrop', padding=10),
