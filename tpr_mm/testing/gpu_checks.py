@@ -87,18 +87,25 @@ def _pairs(dataset):
     return getattr(dataset, 'dataset', dataset)
 
 
-def install_pseudo_labels(model, dataset, device) -> None:
-    """CPCL: the labels PseudoLabelHook would set (true identities, 5 % outliers)."""
+def install_epoch_state(model, dataset, device) -> None:
+    """What the per-epoch hooks would install before training steps.
+
+    CPCL (``head.set_pseudo_labels``, PseudoLabelHook): true identities as
+    pseudo labels with 5 % outliers and random unit features for the
+    memories. RDE (``head.set_division``, ConsensusDivisionHook): 80 % of the
+    pairs marked clean at random.
+    """
     head = getattr(model, 'head', None)
-    if head is None or not hasattr(head, 'set_pseudo_labels'):
-        return
     pairs = _pairs(dataset)
-    labels = np.array([pairs.true_pid(i) for i in range(len(pairs))], dtype=np.int64)
     rng = np.random.default_rng(0)
-    labels[rng.random(len(labels)) < 0.05] = -1
-    dim = int(model.backbone.embed_dim)
-    feats = torch.nn.functional.normalize(torch.randn(len(labels), dim, device=device), dim=1)
-    head.set_pseudo_labels(labels, labels, feats, feats.clone())
+    if head is not None and hasattr(head, 'set_pseudo_labels'):
+        labels = np.array([pairs.true_pid(i) for i in range(len(pairs))], dtype=np.int64)
+        labels[rng.random(len(labels)) < 0.05] = -1
+        dim = int(model.backbone.embed_dim)
+        feats = torch.nn.functional.normalize(torch.randn(len(labels), dim, device=device), dim=1)
+        head.set_pseudo_labels(labels, labels, feats, feats.clone())
+    if head is not None and hasattr(head, 'set_division'):
+        head.set_division((rng.random(len(pairs)) < 0.8).astype(np.float32))
 
 
 def amp_wrapper_cfg(optim_wrapper: dict, dtype: str, device: str) -> dict:
@@ -146,7 +153,7 @@ def amp_steps(
         batch_size = 4 if tiny else int(cfg.train_dataloader.batch_size)
     model = MODELS.build(model_cfg).to(device)
     model.train()
-    install_pseudo_labels(model, dataset, device)
+    install_epoch_state(model, dataset, device)
     initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     index = sample_indices(len(dataset), batch_size, min(steps + 1, 3))
     batches = [pseudo_collate([dataset[i] for i in idx]) for idx in index]
@@ -217,7 +224,7 @@ def epoch_slice(
     if tiny:
         batch_size, workers = 4, 0
     model = MODELS.build(model_cfg).to(device).train()
-    install_pseudo_labels(model, dataset, device)
+    install_epoch_state(model, dataset, device)
     wrapper = build_optim_wrapper(model, amp_wrapper_cfg(cfg.optim_wrapper, dtype, device))
     loader = DataLoader(
         dataset,
@@ -251,36 +258,48 @@ def epoch_slice(
     return [make_row(f'epoch slice {name}', status, time.perf_counter() - t0, figure)]
 
 
-def ddp_worker(config: str, work_dir: str, steps: int = 3) -> List[dict]:
-    """Run under torchrun: NCCL init, DDP train steps, parameters equal on every rank."""
+def ddp_worker(config: str, work_dir: str, steps: int = 3, device: str = 'cuda') -> List[dict]:
+    """Run under torchrun: NCCL init, DDP train steps, parameters equal on every rank.
+
+    ``device='cpu'`` (gloo, tiny model) exists to test this function without a GPU.
+    """
     from mmengine.dist import all_gather, get_rank, get_world_size, init_dist
     from mmengine.model import MMDistributedDataParallel
 
     t0 = time.perf_counter()
-    init_dist('pytorch', backend='nccl')
+    if device == 'cuda':
+        init_dist('pytorch', backend='nccl')  # what the runner does for --launcher pytorch
+    else:
+        torch.distributed.init_process_group('gloo')
     rank, world = get_rank(), get_world_size()
     local = int(os.environ.get('LOCAL_RANK', 0))
-    cfg, model_cfg, dataset = prepare(config, osp.join(work_dir, f'rank{rank}'))
-    batch_size = int(cfg.train_dataloader.batch_size)
-    model = MODELS.build(model_cfg).cuda()
-    ddp = MMDistributedDataParallel(module=model, device_ids=[local], broadcast_buffers=False)
-    wrapper = build_optim_wrapper(ddp, amp_wrapper_cfg(cfg.optim_wrapper, 'fp16', 'cuda'))
+    rank_dir = osp.join(work_dir, f'rank{rank}')
+    os.makedirs(rank_dir, exist_ok=True)
+    cfg, model_cfg, dataset = prepare(config, rank_dir, tiny=device != 'cuda')
+    batch_size = int(cfg.train_dataloader.batch_size) if device == 'cuda' else 4
+    model = MODELS.build(model_cfg).to(device)
+    ddp = MMDistributedDataParallel(
+        module=model, device_ids=[local] if device == 'cuda' else None, broadcast_buffers=False
+    )
+    dtype = 'fp16' if device == 'cuda' else 'bf16'
+    wrapper = build_optim_wrapper(ddp, amp_wrapper_cfg(cfg.optim_wrapper, dtype, device))
     index = sample_indices(len(dataset), batch_size, steps, seed=rank)
     losses = []
     t1 = time.perf_counter()
     for idx in index:
-        losses.append(
-            float(ddp.train_step(pseudo_collate([dataset[i] for i in idx]), wrapper)['loss'])
-        )
-    torch.cuda.synchronize()
+        batch = pseudo_collate([dataset[i] for i in idx])
+        losses.append(float(ddp.train_step(batch, wrapper)['loss']))
+    _sync(device)
     step_s = (time.perf_counter() - t1) / max(len(index), 1)
     checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
     sums = [float(x) for x in all_gather(checksum.reshape(1))]
     equal = all(s == sums[0] for s in sums)
     finite = all(math.isfinite(v) for v in losses)
+    applied = applied_steps(wrapper.optimizer)
     figure = (
-        f'{world} rank(s), {len(losses)} steps, loss {losses[-1]:.3g}, '
+        f'{world} rank(s), {applied}/{len(losses)} {dtype} steps applied, loss {losses[-1]:.3g}, '
         f'params {"equal" if equal else "DIFFER"} across ranks, {step_s:.2f} s/step (incl. data)'
     )
-    status = 'ok' if equal and finite else 'FAIL'
-    return [make_row(f'ddp nccl x{world}', status, time.perf_counter() - t0, figure)]
+    status = 'ok' if equal and finite and applied >= 1 else 'FAIL'
+    backend = 'nccl' if device == 'cuda' else 'gloo'
+    return [make_row(f'ddp {backend} x{world}', status, time.perf_counter() - t0, figure)]

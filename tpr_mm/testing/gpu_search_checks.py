@@ -106,7 +106,7 @@ def metric_on_device(
     """
     from tpr_mm.evaluation.functional import rank_metrics_from_features
 
-    x, ids = identity_features(2 * n, num_ids, 512, noise=2.0, seed=1)
+    x, ids = identity_features(2 * n, num_ids, 512, noise=4.0, seed=1)
     q, g = torch.from_numpy(x[0::2]), torch.from_numpy(x[1::2])
     q_ids, g_ids = torch.from_numpy(ids[0::2]), torch.from_numpy(ids[1::2])
     if device == 'cuda':
