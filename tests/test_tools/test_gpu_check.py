@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """tools/analysis/gpu_check.sh on a CPU machine, and its check runner with fake checks."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def test_runner_budget_rows_and_nonzero_exit():
 
 
 def test_cpu_smoke_runs_the_amp_step_machinery():
+    from tpr_mm.engine.optim_wrappers.cpu_amp import cpu_bf16_autocast_available
+
+    if not cpu_bf16_autocast_available():
+        pytest.skip('this torch build cannot autocast to bf16 on CPU')
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'tools', 'analysis', 'gpu_check.py'), '--cpu-smoke'],
         env=_env(CUDA_VISIBLE_DEVICES=''),
@@ -132,3 +137,41 @@ def test_cpu_smoke_runs_the_amp_step_machinery():
     assert '2/2 steps applied' in bf16[0] and 'loss' in bf16[0]
     assert len(fp16) == 1 and 'skipped: fp16 AMP needs CUDA' in fp16[0]
     assert lines[-1] == 'gpu_check: no check failed'
+
+
+def _driver():
+    spec = importlib.util.spec_from_file_location(
+        'gpu_check_driver', os.path.join(ROOT, 'tools', 'analysis', 'gpu_check.py')
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_plan_order_limits_and_absent_configs(tmp_path):
+    driver = _driver()
+    specs, skipped = driver.build_specs(driver.parse_args([]), str(tmp_path), 1)
+    names = [s.name for s in specs]
+    present = [n for n, _ in driver.AMP_CONFIGS if os.path.isfile(f'{ROOT}/configs/{n}.py')]
+    absent = [n for n, _ in driver.AMP_CONFIGS if n not in present]
+    assert {'clip_sdm_cuhk', 'cpcl_cuhk', 'cfine_cuhk', 'lcr2s_student_cuhk'} <= set(present)
+    assert names[:6] == [
+        'amp clip_sdm_cuhk',
+        'ddp nccl x1',
+        'metric cuda',
+        'faiss gpu clustering',
+        'epoch slice clip_sdm_cuhk',
+        f'amp {present[1]}',
+    ]
+    assert names[5:] == [f'amp {n}' for n in present[1:]]
+    assert [(r['check'], r['status'], r['figure']) for r in skipped] == [
+        (f'amp {n}', 'skipped', 'skipped: config not present') for n in absent
+    ]
+    ddp = specs[1].argv
+    assert ddp[1:4] == ['-m', 'torch.distributed.run', '--standalone']
+    assert '--nproc_per_node=1' in ddp and ddp[ddp.index('--child') + 1] == 'ddp'
+    assert all('{out}' in s.argv for s in specs)
+    assert all(0 < s.timeout_s <= 150 for s in specs)
+    assert driver.parse_args([]).budget <= 600
+    only, _ = driver.build_specs(driver.parse_args(['--only', 'metric,faiss']), str(tmp_path), 2)
+    assert [s.name for s in only] == ['metric cuda', 'faiss gpu clustering']

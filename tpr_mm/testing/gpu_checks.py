@@ -22,6 +22,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
+from tpr_mm.engine.optim_wrappers.cpu_amp import cpu_bf16_autocast_available
 from tpr_mm.registry import MODELS
 from tpr_mm.utils.check_runner import make_row
 
@@ -164,6 +165,10 @@ def amp_steps(
         t1 = time.perf_counter()
         if device != 'cuda' and dtype != 'bf16':
             rows.append(make_row(check, 'skipped', 0.0, 'skipped: fp16 AMP needs CUDA'))
+            continue
+        if device != 'cuda' and not cpu_bf16_autocast_available():
+            reason = 'skipped: this torch build cannot autocast to bf16 on CPU'
+            rows.append(make_row(check, 'skipped', 0.0, reason))
             continue
         try:
             model.load_state_dict(initial)
