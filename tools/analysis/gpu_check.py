@@ -60,7 +60,7 @@ def parse_args(argv=None):
 
 
 def run_child(args) -> int:
-    from tpr_mm.testing import gpu_checks, gpu_search_checks
+    from tpr_mm.testing import gpu_checks, gpu_loop_checks, gpu_search_checks
     from tpr_mm.utils.check_runner import make_row, write_rows
 
     try:
@@ -69,11 +69,11 @@ def run_child(args) -> int:
                 args.config, args.work_dir, args.device, ['fp16', 'bf16'], args.steps, args.tiny
             )
         elif args.child == 'ddp':
-            rows = gpu_checks.ddp_worker(args.config, args.work_dir)
+            rows = gpu_loop_checks.ddp_worker(args.config, args.work_dir)
             if int(os.environ.get('RANK', 0)) != 0:
                 return 0
         elif args.child == 'slice':
-            rows = gpu_checks.epoch_slice(args.config, args.work_dir)
+            rows = gpu_loop_checks.epoch_slice(args.config, args.work_dir)
         elif args.child == 'metric':
             rows = gpu_search_checks.metric_on_device(args.device)
         elif args.child == 'faiss':
