@@ -79,3 +79,24 @@ def test_mmpretrain_types_through_mmengine_root_under_our_scope():
         assert type(net).__module__.startswith('mmpretrain')
         assert type(MMENGINE_MODELS.build(dict(type='SDMLoss'))) is MODELS.get('SDMLoss')
     assert 'RandomErasing' in TRANSFORMS and 'NoSuchTransformXyz' not in TRANSFORMS
+
+
+def test_build_lookup_is_a_stateless_registry_view():
+    from mmengine.registry import Registry
+
+    from tpr_mm.registry import UnknownTypeError
+    from tpr_mm.utils.mmengine_compat import SEARCH_CHILD_HOOK
+
+    view = MODELS.build_lookup()
+    assert isinstance(view, Registry)  # MMEngine's builds check this
+    assert view.scope == 'tpr_mm' and view.parent is MODELS.parent
+    assert view.module_dict is MODELS.module_dict and view.get('SDMLoss') is MODELS.get('SDMLoss')
+    assert 'tpr_mm' in MODELS.parent.children and MODELS.parent.children['tpr_mm'] is MODELS
+    try:
+        view.get('SDMLos')
+    except UnknownTypeError as err:
+        assert "closest registered names: 'SDMLoss'" in str(err)
+    else:
+        raise AssertionError('BuildLookup.get returned for an unknown type')
+    assert MODELS.get('SDMLos') is None  # the registry itself keeps MMEngine's contract
+    assert SEARCH_CHILD_HOOK  # the installed MMEngine is one the hook was checked against

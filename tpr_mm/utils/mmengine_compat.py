@@ -20,6 +20,7 @@ keep the detailed one (they go through the public
 from typing import Any, Callable, Optional
 
 import mmengine
+from mmengine.registry import Registry
 from mmengine.utils import digit_version
 
 #: MMEngine versions whose ``switch_scope_and_registry`` was read for the hook.
@@ -32,28 +33,38 @@ SEARCH_CHILD_HOOK = (
 )
 
 
-class BuildLookup:
+class BuildLookup(Registry):
     """A registry as a build sees it: ``get`` raises instead of returning None.
 
-    Every other attribute is the registry's own.
+    MMEngine's builds check ``isinstance(registry, Registry)`` and may pass
+    the registry on to a nested build, so this is a :class:`Registry` that
+    holds no state of its own: every attribute it does not define is read
+    from the wrapped registry (its modules, parent, scope, children).
 
     Args:
-        registry: The registry to look types up in.
+        registry (Registry): The registry to look types up in.
         error (Callable[[str], Exception]): Makes the error for an unknown key.
     """
 
-    def __init__(self, registry: Any, error: Callable[[str], Exception]) -> None:
-        self.registry = registry
-        self._error = error
+    def __init__(self, registry: Registry, error: Callable[[str], Exception]) -> None:
+        # Registry.__init__ is skipped on purpose: it would add a second child.
+        self.__dict__['registry'] = registry
+        self.__dict__['error'] = error
 
     def get(self, key: str) -> Any:
         obj = self.registry.get(key)
         if obj is None and isinstance(key, str):
-            raise self._error(key)
+            raise self.error(key)
         return obj
 
+    def import_from_location(self) -> None:
+        self.registry.import_from_location()
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.registry, name)
+        return getattr(self.__dict__['registry'], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.registry, name, value)
 
     def __repr__(self) -> str:
         return f'BuildLookup({self.registry!r})'
