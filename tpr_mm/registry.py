@@ -1,42 +1,47 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Registries of tpr_mm.
 
-Every registry is a child of the matching MMEngine root registry, in the
-``tpr_mm`` scope. A config with ``default_scope='tpr_mm'`` therefore finds our
-components first and falls back to MMEngine's (and, with the ``mmpretrain.``
-prefix, to MMPretrain's). ``locations`` lets the registry import the modules
-that register into it the first time it is searched, so no manual import is
-needed.
+Every registry is a child of the matching MMPretrain registry, in the
+``tpr_mm`` scope, so a lookup walks ``tpr_mm`` -> ``mmpretrain`` ->
+``mmengine``: a config with ``default_scope='tpr_mm'`` finds our components
+first (our names win over MMPretrain's), then MMPretrain's (``ResNet``,
+``RandomErasing``, ...), then MMEngine's. ``type='mmpretrain.ResNet'`` still
+names MMPretrain's explicitly. ``locations`` lets a registry import the
+modules that register into it the first time it is searched. MMEngine's lookup
+does not import a *parent's* locations, and importing MMPretrain's models takes
+seconds, so :class:`TPRRegistry` imports its ancestors' locations only when a
+key is not found (never at import time).
 
-A type that no registry knows is reported by :class:`TPRRegistry` with the
-registry searched and the closest registered names (a config typo such as
-``'TextImageRetrievr'`` names ``'TextImageRetriever'``).
+A type that no registry knows is reported with the registry searched and the
+closest registered names (a config typo such as ``'TextImageRetrievr'`` names
+``'TextImageRetriever'``); ``get`` itself keeps MMEngine's contract and returns
+None.
 """
 
 import difflib
-import sys
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Generator, List, Optional
 
-from mmengine.optim import DefaultOptimWrapperConstructor
-from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
-from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
-from mmengine.registry import LOOPS as MMENGINE_LOOPS
-from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
-from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
-from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
-from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
-from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
-from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import Registry, build_from_cfg, build_runner_from_cfg
-from mmengine.registry.build_functions import build_scheduler_from_cfg
+from mmengine.registry import Registry
+from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
+from mmpretrain.registry import DATASETS as MMPRETRAIN_DATASETS
+from mmpretrain.registry import EVALUATORS as MMPRETRAIN_EVALUATORS
+from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
+from mmpretrain.registry import LOG_PROCESSORS as MMPRETRAIN_LOG_PROCESSORS
+from mmpretrain.registry import LOOPS as MMPRETRAIN_LOOPS
+from mmpretrain.registry import METRICS as MMPRETRAIN_METRICS
+from mmpretrain.registry import MODEL_WRAPPERS as MMPRETRAIN_MODEL_WRAPPERS
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMPRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS
+from mmpretrain.registry import OPTIM_WRAPPERS as MMPRETRAIN_OPTIM_WRAPPERS
+from mmpretrain.registry import OPTIMIZERS as MMPRETRAIN_OPTIMIZERS
+from mmpretrain.registry import PARAM_SCHEDULERS as MMPRETRAIN_PARAM_SCHEDULERS
+from mmpretrain.registry import RUNNERS as MMPRETRAIN_RUNNERS
+from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
+from mmpretrain.registry import VISBACKENDS as MMPRETRAIN_VISBACKENDS
+from mmpretrain.registry import VISUALIZERS as MMPRETRAIN_VISUALIZERS
+
+from tpr_mm.utils.mmengine_compat import BuildLookup, BuildLookupHook
 
 __all__ = [
     'RUNNERS',
@@ -60,20 +65,6 @@ __all__ = [
     'UnknownTypeError',
 ]
 
-# MMEngine's build functions call ``registry.get(type)`` and raise a bare
-# KeyError on None (the optimizer constructor even fails with a TypeError);
-# only those callers get the detailed error below, every other ``get`` keeps
-# returning None.
-_BUILD_CODES = frozenset(
-    f.__code__
-    for f in (
-        build_from_cfg,
-        build_runner_from_cfg,
-        build_scheduler_from_cfg,
-        DefaultOptimWrapperConstructor.__call__,
-    )
-)
-
 
 class UnknownTypeError(KeyError):
     """A config ``type`` that is registered nowhere (a :class:`KeyError`)."""
@@ -82,35 +73,66 @@ class UnknownTypeError(KeyError):
         return str(self.args[0]) if self.args else ''
 
 
-class TPRRegistry(Registry):
-    """A :class:`~mmengine.registry.Registry` whose failed builds suggest names.
+class TPRRegistry(BuildLookupHook, Registry):
+    """A :class:`~mmengine.registry.Registry` that falls back to its ancestors'
+    modules lazily and whose failed builds suggest names.
 
-    ``get`` behaves exactly like MMEngine's (None for an unknown key) except
-    when called by MMEngine's build functions, which would raise a bare
-    ``KeyError`` next: it then raises :class:`UnknownTypeError` naming the
-    registries searched and the closest registered names.
+    ``get`` behaves like MMEngine's (None for an unknown key) but, on a miss,
+    first imports the ancestors' ``locations`` (MMPretrain's modules) and looks
+    again. Builds look types up through :meth:`build_lookup`, whose ``get``
+    raises :class:`UnknownTypeError` naming the registries searched and the
+    closest registered names where MMEngine would raise a bare ``KeyError``.
     """
 
     def get(self, key: str):
         obj = super().get(key)
-        if obj is None and isinstance(key, str) and sys._getframe(1).f_code in _BUILD_CODES:
-            raise UnknownTypeError(self.unknown_type_message(key))
+        if obj is None and self.import_ancestor_locations():
+            obj = super().get(key)
         return obj
+
+    def import_ancestor_locations(self) -> bool:
+        """Import every ancestor's ``locations``; True if any was imported now."""
+        imported = False
+        parent = self.parent
+        while parent is not None:
+            before = len(parent.module_dict)
+            parent.import_from_location()
+            imported |= len(parent.module_dict) != before
+            parent = parent.parent
+        return imported
+
+    def build_lookup(self) -> BuildLookup:
+        """This registry as builds see it (``get`` raises on unknown types)."""
+        return BuildLookup(self, lambda key: UnknownTypeError(self.unknown_type_message(key)))
+
+    @contextmanager
+    def switch_scope_and_registry(self, scope: Optional[str]) -> Generator:
+        """MMEngine's switch, but a build on this registry looks types up
+        through :meth:`build_lookup`."""
+        with super().switch_scope_and_registry(scope) as registry:
+            yield self.build_lookup() if registry is self else registry
 
     def _searched(self, key: str) -> List[Registry]:
         """Registries ``get(key)`` searches, nearest first."""
         scope, _ = self.split_scope_key(key)
-        start: Optional[Registry] = self
-        if scope is not None and scope != self.scope:
-            root = self._get_root_registry()
-            start = root if scope == root.scope else root._search_child(scope)
-        chain = []
-        while start is not None:
-            chain.append(start)
-            if scope is not None:
-                break  # a scoped key is looked up in that scope's registry only
-            start = start.parent
-        return chain
+        if scope is None:
+            chain, node = [], self
+            while node is not None:
+                chain.append(node)
+                node = node.parent
+            return chain
+        if scope == self.scope:
+            return [self]  # a scoped key is looked up in that scope's registry only
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        todo = [root]
+        while todo:
+            node = todo.pop()
+            if node.scope == scope:
+                return [node]
+            todo.extend(node.children.values())
+        return []
 
     def unknown_type_message(self, key: str) -> str:
         """Error text for a type ``key`` that no searched registry holds."""
@@ -141,54 +163,26 @@ class TPRRegistry(Registry):
         )
 
 
-RUNNERS = TPRRegistry(
-    'runner', parent=MMENGINE_RUNNERS, scope='tpr_mm', locations=['tpr_mm.engine']
+def _registry(name: str, parent: Registry, package: str) -> TPRRegistry:
+    return TPRRegistry(name, parent=parent, scope='tpr_mm', locations=[f'tpr_mm.{package}'])
+
+
+RUNNERS = _registry('runner', MMPRETRAIN_RUNNERS, 'engine')
+LOOPS = _registry('loop', MMPRETRAIN_LOOPS, 'engine')
+HOOKS = _registry('hook', MMPRETRAIN_HOOKS, 'engine')
+LOG_PROCESSORS = _registry('log processor', MMPRETRAIN_LOG_PROCESSORS, 'engine')
+OPTIMIZERS = _registry('optimizer', MMPRETRAIN_OPTIMIZERS, 'engine')
+OPTIM_WRAPPERS = _registry('optim wrapper', MMPRETRAIN_OPTIM_WRAPPERS, 'engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _registry(
+    'optimizer wrapper constructor', MMPRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS, 'engine'
 )
-LOOPS = TPRRegistry('loop', parent=MMENGINE_LOOPS, scope='tpr_mm', locations=['tpr_mm.engine'])
-HOOKS = TPRRegistry('hook', parent=MMENGINE_HOOKS, scope='tpr_mm', locations=['tpr_mm.engine'])
-LOG_PROCESSORS = TPRRegistry(
-    'log processor', parent=MMENGINE_LOG_PROCESSORS, scope='tpr_mm', locations=['tpr_mm.engine']
-)
-OPTIMIZERS = TPRRegistry(
-    'optimizer', parent=MMENGINE_OPTIMIZERS, scope='tpr_mm', locations=['tpr_mm.engine']
-)
-OPTIM_WRAPPERS = TPRRegistry(
-    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='tpr_mm', locations=['tpr_mm.engine']
-)
-OPTIM_WRAPPER_CONSTRUCTORS = TPRRegistry(
-    'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    scope='tpr_mm',
-    locations=['tpr_mm.engine'],
-)
-PARAM_SCHEDULERS = TPRRegistry(
-    'parameter scheduler',
-    parent=MMENGINE_PARAM_SCHEDULERS,
-    scope='tpr_mm',
-    locations=['tpr_mm.engine'],
-)
-DATASETS = TPRRegistry(
-    'dataset', parent=MMENGINE_DATASETS, scope='tpr_mm', locations=['tpr_mm.datasets']
-)
-DATA_SAMPLERS = TPRRegistry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='tpr_mm', locations=['tpr_mm.datasets']
-)
-TRANSFORMS = TPRRegistry(
-    'transform', parent=MMENGINE_TRANSFORMS, scope='tpr_mm', locations=['tpr_mm.datasets']
-)
-MODELS = TPRRegistry('model', parent=MMENGINE_MODELS, scope='tpr_mm', locations=['tpr_mm.models'])
-MODEL_WRAPPERS = TPRRegistry(
-    'model wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope='tpr_mm', locations=['tpr_mm.models']
-)
-METRICS = TPRRegistry(
-    'metric', parent=MMENGINE_METRICS, scope='tpr_mm', locations=['tpr_mm.evaluation']
-)
-EVALUATOR = TPRRegistry(
-    'evaluator', parent=MMENGINE_EVALUATOR, scope='tpr_mm', locations=['tpr_mm.evaluation']
-)
-VISUALIZERS = TPRRegistry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, scope='tpr_mm', locations=['tpr_mm.visualization']
-)
-VISBACKENDS = TPRRegistry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, scope='tpr_mm', locations=['tpr_mm.visualization']
-)
+PARAM_SCHEDULERS = _registry('parameter scheduler', MMPRETRAIN_PARAM_SCHEDULERS, 'engine')
+DATASETS = _registry('dataset', MMPRETRAIN_DATASETS, 'datasets')
+DATA_SAMPLERS = _registry('data sampler', MMPRETRAIN_DATA_SAMPLERS, 'datasets')
+TRANSFORMS = _registry('transform', MMPRETRAIN_TRANSFORMS, 'datasets')
+MODELS = _registry('model', MMPRETRAIN_MODELS, 'models')
+MODEL_WRAPPERS = _registry('model wrapper', MMPRETRAIN_MODEL_WRAPPERS, 'models')
+METRICS = _registry('metric', MMPRETRAIN_METRICS, 'evaluation')
+EVALUATOR = _registry('evaluator', MMPRETRAIN_EVALUATORS, 'evaluation')
+VISUALIZERS = _registry('visualizer', MMPRETRAIN_VISUALIZERS, 'visualization')
+VISBACKENDS = _registry('vis_backend', MMPRETRAIN_VISBACKENDS, 'visualization')

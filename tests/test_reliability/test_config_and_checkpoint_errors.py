@@ -39,7 +39,7 @@ def test_typo_in_a_whole_config_through_the_runner(tiny_cfg, tmp_path):
     with pytest.raises(
         KeyError,
         match=r"'SMDLoss' is not in the model registry \(searched "
-        r'tpr_mm::model, then mmengine::model\); closest '
+        r'tpr_mm::model, then mmpretrain::model, then mmengine::model\); closest '
         r"registered names: 'SDMLoss'",
     ):
         RUNNERS.build(cfg)

@@ -74,3 +74,24 @@ def test_module_entry_point_prints_the_report():
     assert 'RuntimeWarning' not in proc.stderr
     assert f'tpr_mm: {tpr_mm.__version__}' in proc.stdout
     assert 'mmengine: ' in proc.stdout and 'faiss GPUs: ' in proc.stdout
+
+
+def test_builds_on_mmengines_report(monkeypatch):
+    from mmengine.utils.dl_utils import collect_env as mmengine_collect_env
+
+    base = mmengine_collect_env()
+    env = collect_env_info()
+    assert env['mmengine'] == base['MMEngine'] and env['PyTorch'] == base['PyTorch']
+    for key in ('GCC', 'TorchVision', 'OpenCV'):  # MMEngine's extras come along
+        if key in base:
+            assert env[key] == base[key], key
+    assert 'PyTorch compiling details' not in env and 'numpy_random_seed' not in env
+    assert all('\n' not in value for value in env.values())
+
+    def broken():
+        raise RuntimeError('probe crashed')
+
+    monkeypatch.setattr('mmengine.utils.dl_utils.collect_env', broken)
+    env = collect_env_info()  # our own keys still come, MMEngine's failure is named
+    assert env['PyTorch'] == torch.__version__ and env['tpr_mm'] == tpr_mm.__version__
+    assert 'probe crashed' in env['MMEngine collect_env']

@@ -10,41 +10,28 @@ The rankings file is written by ``tools/test.py CONFIG CKPT --out FILE``.
 import argparse
 import json
 import random
-import textwrap
 
-from PIL import Image, ImageDraw, ImageFont
+from mmengine.registry import DefaultScope
 
-THUMB_H, THUMB_W, PAD, FRAME = 128, 48, 6, 3
+from tpr_mm.registry import VISUALIZERS
+from tpr_mm.visualization import RetrievalHit, RetrievalQuery
+from tpr_mm.visualization.retrieval_visualizer import FRAME, PAD, THUMB_H, THUMB_W  # noqa: F401
+
+VISUALIZER = dict(type='RetrievalVisualizer', name='visualize_retrieval')
 
 
-def draw_grid(records: list, topk: int = 10) -> Image.Image:
-    """One row per query: wrapped caption, then its top-k images framed
-    green (same identity) or red (different identity)."""
-    font = ImageFont.load_default()
-    text_h = 14 * 3
-    row_h = text_h + THUMB_H + 2 * FRAME + PAD
-    width = PAD + topk * (THUMB_W + 2 * FRAME + PAD)
-    canvas = Image.new('RGB', (max(width, 400), PAD + row_h * len(records)), 'white')
-    draw = ImageDraw.Draw(canvas)
-    for row, rec in enumerate(records):
-        y = PAD + row * row_h
-        caption = textwrap.fill(str(rec['query']), width=max(40, width // 7))
-        lines = caption.splitlines()[:3]
-        draw.multiline_text((PAD, y), '\n'.join(lines), fill='black', font=font)
-        for col, hit in enumerate(rec['results'][:topk]):
-            x = PAD + col * (THUMB_W + 2 * FRAME + PAD)
-            top = y + text_h
-            colour = (0, 170, 0) if hit['pid'] == rec['query_pid'] else (220, 0, 0)
-            draw.rectangle(
-                [x, top, x + THUMB_W + 2 * FRAME - 1, top + THUMB_H + 2 * FRAME - 1], fill=colour
-            )
-            try:
-                with Image.open(hit['img_path']) as img:
-                    thumb = img.convert('RGB').resize((THUMB_W, THUMB_H))
-            except OSError:
-                thumb = Image.new('RGB', (THUMB_W, THUMB_H), 'grey')
-            canvas.paste(thumb, (x + FRAME, top + FRAME))
-    return canvas
+def to_queries(records: list, topk: int = 10) -> list:
+    """Rankings records -> :class:`RetrievalQuery` panels (hits framed by pid)."""
+    return [
+        RetrievalQuery(
+            str(rec['query']),
+            [
+                RetrievalHit(hit['img_path'], hit.get('score'), hit['pid'] == rec['query_pid'])
+                for hit in rec['results'][:topk]
+            ],
+        )
+        for rec in records
+    ]
 
 
 def main() -> None:
@@ -63,7 +50,9 @@ def main() -> None:
     else:
         rng = random.Random(args.seed)
         chosen = rng.sample(records, min(args.num_queries, len(records)))
-    draw_grid(chosen, args.topk).save(args.out)
+    with DefaultScope.overwrite_default_scope('tpr_mm'):
+        visualizer = VISUALIZERS.build(VISUALIZER)
+    visualizer.visualize_retrieval(to_queries(chosen, args.topk), cols=args.topk, out_file=args.out)
     print(f'wrote {args.out} ({len(chosen)} queries)')
 
 

@@ -1,12 +1,14 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Draw one text query's ranked gallery images as a PNG grid."""
 
-import textwrap
 from typing import Sequence, Tuple
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-THUMB_H, THUMB_W, PAD, LABEL_H = 128, 48, 6, 28
+from tpr_mm.visualization import RetrievalHit, RetrievalQuery, RetrievalVisualizer
+from tpr_mm.visualization.retrieval_visualizer import THUMB_H, THUMB_W
+
+VISUALIZER_NAME = 'tpr_mm_result_grid'
 
 
 def draw_result_grid(
@@ -17,6 +19,9 @@ def draw_result_grid(
 ) -> Image.Image:
     """The wrapped query on top, then the ranked images with rank and score.
 
+    Drawn by :class:`~tpr_mm.visualization.RetrievalVisualizer` (no frames:
+    a search has no ground truth).
+
     Args:
         query (str): The caption that was searched.
         results (Sequence[tuple[str, float]]): ``(image path, score)`` best first.
@@ -26,25 +31,10 @@ def draw_result_grid(
     Returns:
         PIL.Image.Image: RGB canvas; unreadable images are drawn grey.
     """
-    th, tw = thumb_size
-    font = ImageFont.load_default()
-    cols = max(1, min(cols, len(results))) if results else 1
-    rows = max(1, -(-len(results) // cols))
-    width = max(PAD + cols * (tw + PAD), 320)
-    lines = textwrap.wrap(query, width=max(20, width // 7))[:4] or ['']
-    text_h = 14 * len(lines) + PAD
-    canvas = Image.new('RGB', (width, PAD + text_h + rows * (th + LABEL_H + PAD)), 'white')
-    draw = ImageDraw.Draw(canvas)
-    draw.multiline_text((PAD, PAD), '\n'.join(lines), fill='black', font=font)
-    for rank, (path, score) in enumerate(results):
-        x = PAD + (rank % cols) * (tw + PAD)
-        y = PAD + text_h + (rank // cols) * (th + LABEL_H + PAD)
-        try:
-            with Image.open(path) as img:
-                thumb = img.convert('RGB').resize((tw, th))
-        except OSError:
-            thumb = Image.new('RGB', (tw, th), 'grey')
-        canvas.paste(thumb, (x, y))
-        draw.text((x, y + th + 2), f'#{rank + 1}', fill='black', font=font)
-        draw.text((x, y + th + 14), f'{score:.3f}', fill=(0, 0, 160), font=font)
-    return canvas
+    visualizer = RetrievalVisualizer.get_instance(VISUALIZER_NAME)
+    visualizer.thumb_size = tuple(thumb_size)
+    hits = [RetrievalHit(path, score=float(score)) for path, score in results]
+    image = visualizer.draw_retrieval_grid(
+        [RetrievalQuery(query, hits)], cols=cols, draw_labels=True, caption_lines=4
+    )
+    return Image.fromarray(image)

@@ -1,4 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Visualisation helpers (retrieval grids, training curves)."""
+"""Visualisation: the retrieval-grid visualizer shared by tools and APIs."""
 
-__all__: list = []
+from .retrieval_visualizer import RetrievalHit, RetrievalQuery, RetrievalVisualizer
+
+__all__ = ['RetrievalHit', 'RetrievalQuery', 'RetrievalVisualizer']

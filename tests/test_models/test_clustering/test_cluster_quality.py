@@ -88,3 +88,32 @@ def test_outliers_are_singletons():
 def test_quality_rejects_bad_lengths():
     with pytest.raises(ValueError, match='equal'):
         pseudo_label_quality(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize(
+    'pred,true,ari,nmi',
+    [
+        ([0, 0, 0, 0], [3, 3, 3, 3], 1.0, 1.0),  # one cluster on both sides
+        ([0, 1, 2, 3], [7, 6, 5, 4], 1.0, 1.0),  # singletons on both sides
+        ([0, 0, 0, 0], [0, 1, 2, 3], 0.0, 0.0),  # one cluster against singletons
+        ([5], [9], 1.0, 1.0),  # a single item
+    ],
+)
+def test_degenerate_labelings_keep_their_conventions(pred, true, ari, nmi):
+    # The naive formulas divide 0 by 0 here; the library keeps these values.
+    assert adjusted_rand_index(np.array(pred), np.array(true)) == pytest.approx(ari, abs=1e-12)
+    assert normalized_mutual_info(np.array(pred), np.array(true)) == pytest.approx(nmi, abs=1e-12)
+
+
+def test_thin_wrappers_are_symmetric_and_check_lengths():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 4, 30), rng.integers(0, 6, 30)
+    assert math.isclose(adjusted_rand_index(a, b), adjusted_rand_index(b, a), rel_tol=1e-12)
+    assert math.isclose(normalized_mutual_info(a, b), normalized_mutual_info(b, a), rel_tol=1e-12)
+    assert math.isclose(
+        normalized_mutual_info(a, b), _naive_nmi(a.tolist(), b.tolist()), rel_tol=1e-9
+    )
+    with pytest.raises(ValueError, match='equal'):
+        adjusted_rand_index(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match='equal'):
+        normalized_mutual_info(np.zeros(0), np.zeros(0))
