@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2)."""
+"""Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2).
+
+Source: the per-epoch clustering loop of
+alibaba/cluster-contrast-reid:examples/cluster_contrast_train_usl.py.
+"""
 
 import copy
 import re

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Prototype-level contrast of CPCL's Hybrid Cross-modal Matching (HCM)."""
+"""Prototype-level contrast of CPCL's Hybrid Cross-modal Matching (HCM).
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/models/cm.py (``ClusterMemory.forward``:
+cross-entropy of normalised features against the memory over a temperature).
+"""
 
 from typing import Optional
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Instance-level SDM on pseudo labels: CPCL's HCM instance term."""
+"""Instance-level SDM on pseudo labels: CPCL's HCM instance term.
+
+Source: anosorae/IRRA:model/objectives.py (``compute_sdm``), here on pseudo labels.
+"""
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Cluster-prototype memory with per-sample momentum updates (CPCL's PMM)."""
+"""Cluster-prototype memory with per-sample momentum updates (CPCL's PMM).
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/models/cm.py (``ClusterMemory``; the
+per-sample momentum update of ``CM.backward``).
+"""
 
 from typing import Union
 
