@@ -84,7 +84,8 @@ class PrototypeMemory(nn.Module):
 
     Args:
         momentum (float): mu in ``M[y] <- mu*M[y] + (1-mu)*f``. Defaults to
-            0.2 (cluster-contrast default; methods.md §4.2 [ASSUMED]).
+            0.2 (cluster-contrast default [ASSUMED];
+            docs/methods/cpcl.md#defaults-and-their-sources).
         sync_dist (bool): Under DDP, gather the batch of every rank before
             updating, so all ranks keep identical banks. Defaults to True.
     """
