@@ -1,5 +1,5 @@
 # Weakly supervised baseline on ICFG-PEDES: CLIP ViT-B/16 fine-tuned with ITC on image-caption
-# pairs only (ICPG's baseline, methods.md §5), IRRA's 60-epoch recipe.
+# pairs only (ICPG's baseline, docs/model_zoo.md), IRRA's 60-epoch recipe.
 _base_ = [
     './_base_/models/clip_vit_b16_sdm.py',
     './_base_/datasets/icfg_pedes.py',

@@ -1,5 +1,5 @@
-# CPCL (weakly supervised, methods.md §4) on CUHK-PEDES: CLIP ViT-B/16, IRRA's 60-epoch recipe,
-# per-epoch clustering of image and text features, PMM + HCM + OPLM.
+# CPCL (weakly supervised, docs/methods/cpcl.md) on CUHK-PEDES: CLIP ViT-B/16,
+# IRRA's 60-epoch recipe, per-epoch clustering of image and text features, PMM + HCM + OPLM.
 _base_ = [
     './_base_/models/clip_vit_b16_cpcl.py',
     './_base_/datasets/cuhk_pedes.py',

@@ -1,5 +1,5 @@
-# CPCL (weakly supervised, methods.md §4) on the synthetic set: the small from-scratch CLIP and the
-# schedule of clip_sdm_synthetic.py; PMM + HCM + OPLM as in the CUHK config.
+# CPCL (weakly supervised, docs/methods/cpcl.md) on the synthetic set: the small from-scratch
+# CLIP and the schedule of clip_sdm_synthetic.py; PMM + HCM + OPLM as in the CUHK config.
 _base_ = [
     './_base_/models/clip_tiny_cpcl.py',
     './_base_/datasets/synthetic_pedes.py',

@@ -1,4 +1,4 @@
-# LCR²S stage 1, the "richer" teacher, on ICFG-PEDES: CLIP adaptation (methods.md §3.7), not the
+# LCR²S stage 1, the "richer" teacher, on ICFG-PEDES: CLIP adaptation, not the
 # published ResNet-50 + BERT/TextCNN model (docs/methods/lcr2s.md). CLIP ViT-B/16, SDM + ID loss,
 # IRRA's 60-epoch recipe; each pair brings K=2 other images and K'=3 other captions of its identity,
 # fused per modality by multi-head attention (512-d, 8 heads).

@@ -8,7 +8,7 @@ custom_hooks = [
         # test pipeline), unshuffled DefaultSampler.
         dataloader=dict(batch_size=256, num_workers=4),
         eval_pipeline=None,
-        # k-reciprocal Jaccard + DBSCAN, per pair (methods.md §4.2; cluster-contrast/ICPG/CLPC).
+        # k-reciprocal Jaccard + DBSCAN per pair (cluster-contrast/ICPG/CLPC; docs/methods/cpcl.md).
         cluster_cfg=dict(k1=30, k2=6, eps=0.6, min_samples=4),
         oplm=True,  # OPLM [ASSUMED, after CLPC]
         oplm_gate=None,  # optional reliability gate delta (e.g. 0.5) [ASSUMED knob]

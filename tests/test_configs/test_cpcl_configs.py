@@ -50,7 +50,7 @@ def test_cpcl_config_has_hook_and_head(name):
     hooks = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
     assert len(hooks) == 1
     hook = HOOKS.build(hooks[0])
-    if 'synthetic' not in name:  # published defaults (methods.md §4.2)
+    if 'synthetic' not in name:  # defaults (docs/methods/cpcl.md#defaults-and-their-sources)
         assert hook.cluster_cfg == {'k1': 30, 'k2': 6, 'eps': 0.6, 'min_samples': 4}
         assert hook.oplm and hook.oplm_gate is None and hook.start_epoch == 0
     assert hook.oplm == ('no_oplm' not in name)

@@ -26,7 +26,7 @@ from tpr_mm.datasets.duplicates import describe_duplicate, find_duplicates
 from tpr_mm.registry import DATASETS
 
 # Published (ids, images, captions) per split as IRRA parses the files
-# (peers.md §1.4); None marks a split the benchmark does not have.
+# (docs/datasets.md#splits-and-identities); None marks a split the benchmark does not have.
 Counts = Tuple[int, int, int]
 PUBLISHED: Dict[str, Dict[str, Optional[Counts]]] = {
     'CUHKPEDES': {

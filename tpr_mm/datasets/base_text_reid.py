@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Base dataset of text-based person re-identification benchmarks."""
+"""Base dataset of text-based person re-identification benchmarks.
+
+Source: anosorae/IRRA:datasets/bases.py and anosorae/IRRA:datasets/cuhkpedes.py (annotation
+format).
+"""
 
 import logging
 import os.path as osp

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""CUHK-PEDES (Li et al., CVPR 2017) in the IRRA annotation format."""
+"""CUHK-PEDES (Li et al., CVPR 2017) in the IRRA annotation format.
+
+Source: anosorae/IRRA:datasets/cuhkpedes.py.
+"""
 
 from tpr_mm.registry import DATASETS
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""ICFG-PEDES (Ding et al., 2021) in the IRRA annotation format."""
+"""ICFG-PEDES (Ding et al., 2021) in the IRRA annotation format.
+
+Source: anosorae/IRRA:datasets/icfgpedes.py.
+"""
 
 from tpr_mm.registry import DATASETS
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""RSTPReid (Zhu et al., ACM MM 2021) in the IRRA annotation format."""
+"""RSTPReid (Zhu et al., ACM MM 2021) in the IRRA annotation format.
+
+Source: anosorae/IRRA:datasets/rstpreid.py.
+"""
 
 from tpr_mm.registry import DATASETS
 

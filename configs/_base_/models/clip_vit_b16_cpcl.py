@@ -1,4 +1,4 @@
-# CPCL (methods.md §4.2): CLIP ViT-B/16 with the CPCL head. Pseudo labels come from
+# CPCL (docs/methods/cpcl.md): CLIP ViT-B/16 with the CPCL head. Pseudo labels come from
 # PseudoLabelHook (see _base_/cpcl_runtime.py); the head never reads identity labels.
 _base_ = ['./clip_vit_b16_sdm.py']
 model = dict(

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""P×K identity sampler: batches of P identities with K items each."""
+"""P×K identity sampler: batches of P identities with K items each.
+
+Source: anosorae/IRRA:datasets/sampler.py (``RandomIdentitySampler``).
+"""
 
 import math
 from collections import defaultdict

@@ -2,6 +2,8 @@
 """Geometric and erasing augmentations on (H, W, 3) uint8 RGB arrays.
 
 All transforms skip items that carry no ``img`` (caption-only items).
+
+Source: anosorae/IRRA:datasets/build.py (``build_transforms``, torchvision).
 """
 
 import math

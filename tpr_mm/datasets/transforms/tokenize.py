@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""CLIP byte-pair tokenisation of captions."""
+"""CLIP byte-pair tokenisation of captions.
+
+Source: anosorae/IRRA:datasets/bases.py (``tokenize``) and anosorae/IRRA:utils/simple_tokenizer.py.
+"""
 
 from functools import cache
 

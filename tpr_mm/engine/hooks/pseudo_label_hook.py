@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Per-epoch pseudo identities from clustering (CPCL, methods.md §4.2)."""
+"""Per-epoch pseudo identities from clustering (CPCL, docs/methods/cpcl.md).
+
+Source: the per-epoch clustering loop of
+alibaba/cluster-contrast-reid:examples/cluster_contrast_train_usl.py.
+"""
 
 import copy
 import re
@@ -55,8 +59,8 @@ class PseudoLabelHook(Hook):
             None takes the pipeline of ``test_dataloader`` (else
             ``val_dataloader``).
         cluster_cfg (dict): Arguments of :func:`cluster_pseudo_labels`.
-            Defaults to ``k1=30, k2=6, eps=0.6, min_samples=4`` (methods.md §4.2,
-            cluster-contrast/ICPG/CLPC).
+            Defaults to ``k1=30, k2=6, eps=0.6, min_samples=4`` (cluster-contrast/ICPG/CLPC;
+            docs/methods/cpcl.md#defaults-and-their-sources).
         oplm (bool): Run OPLM. Defaults to True.
         oplm_gate (float, optional): OPLM reliability gate delta; None = off.
         oplm_rule (str): ``'paired'`` (default: both modalities, the

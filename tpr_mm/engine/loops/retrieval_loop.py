@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Validation/test loops that encode the gallery and the queries once each."""
+"""Validation/test loops that encode the gallery and the queries once each.
+
+Source: anosorae/IRRA:utils/metrics.py (``Evaluator._compute_embedding``: each view encoded once).
+"""
 
 import copy
 from typing import Dict, List, Optional, Union

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""IRRA's parameter groups: ordered substring rules on parameter names."""
+"""IRRA's parameter groups: ordered substring rules on parameter names.
+
+Source: anosorae/IRRA:solver/build.py (``build_optimizer``).
+"""
 
 import copy
 from typing import Dict, List, Optional

@@ -20,6 +20,8 @@ comparison; the rest get exact monotone per-query histogram buckets whose
 cumulative counts give the items in higher buckets; items sharing a positive's
 bucket are compared one by one (score, then index). Torch ops on the inputs'
 device (numpy for the dense scan on CPU).
+
+Source: the metric definitions of anosorae/IRRA:utils/metrics.py (``rank``).
 """
 
 import logging

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Naive full-sort retrieval metrics (IRRA-style): the oracle for tests and benchmarks."""
+"""Naive full-sort retrieval metrics (IRRA-style): the oracle for tests and benchmarks.
+
+Source: anosorae/IRRA:utils/metrics.py (``rank``).
+"""
 
 import logging
 from typing import Dict, Sequence

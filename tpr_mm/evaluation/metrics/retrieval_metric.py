@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Text-to-image retrieval metric: Rank-k, mAP and mINP."""
+"""Text-to-image retrieval metric: Rank-k, mAP and mINP.
+
+Source: the evaluation protocol of anosorae/IRRA:utils/metrics.py (``Evaluator``, ``rank``).
+"""
 
 import json
 import os

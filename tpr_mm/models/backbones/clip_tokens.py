@@ -8,6 +8,9 @@ selection) need all tokens and the last layer's attention map. These functions
 re-run the same open_clip modules step by step; only when attention is asked
 for is the last block evaluated here (same sub-modules, ``need_weights=True``),
 so the plain path costs what open_clip's does. open_clip itself is not patched.
+
+Source: mlfoundations/open_clip:src/open_clip/transformer.py (``VisionTransformer``,
+``Transformer``, re-run step by step).
 """
 
 from typing import Dict, Optional, Tuple

@@ -18,6 +18,9 @@ Positional embeddings are fitted to the target model: the visual grid is
 resized (class row kept, grid interpolated, flattened row-major — IRRA's rule
 with ``bilinear``; ``bicubic`` follows open_clip and uses antialiasing) and a
 longer text positional embedding is truncated.
+
+Source: anosorae/IRRA:model/clip_model.py (``resize_pos_embed``,
+``build_CLIP_from_openai_pretrained``).
 """
 
 import math

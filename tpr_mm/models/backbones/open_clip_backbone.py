@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Two-tower CLIP backbone (ViT image tower + causal text transformer) on open_clip."""
+"""Two-tower CLIP backbone (ViT image tower + causal text transformer) on open_clip.
+
+Source: mlfoundations/open_clip:src/open_clip/model.py (``CLIP``); token outputs as in
+anosorae/IRRA:model/clip_model.py.
+"""
 
 import copy
 import logging

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""ResNet image tower with a global and horizontal-stripe (part) pooling (TIPCB family)."""
+"""ResNet image tower with a global and horizontal-stripe (part) pooling (TIPCB family).
+
+Source: OrangeYHChen/TIPCB:models/model.py (``ResNet_image_50``; stripe pooling in
+``Network.forward``).
+"""
 
 from typing import Dict, Optional
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Two towers of the TIPCB family: ResNet + stripes for images, frozen BERT + TextCNN for text."""
+"""Two towers of the TIPCB family: ResNet + stripes for images, frozen BERT + TextCNN for text.
+
+Source: OrangeYHChen/TIPCB:models/model.py and OrangeYHChen/TIPCB:models/CNN_text.py.
+"""
 
 from typing import Dict, Optional, Union
 

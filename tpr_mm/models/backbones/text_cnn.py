@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Multi-branch residual 1-D CNN over word features (TIPCB's text branches)."""
+"""Multi-branch residual 1-D CNN over word features (TIPCB's text branches).
+
+Source: OrangeYHChen/TIPCB:models/CNN_text.py (``ResNet_text_50``).
+"""
 
 from typing import Dict, Optional
 

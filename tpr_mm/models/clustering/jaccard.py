@@ -7,6 +7,9 @@ cluster-contrast (``k1`` forward neighbours including self, candidate lists of
 matrix stays sparse: ``V`` has ~k1 entries per row, the query-expanded ``V_qe``
 ~k2 times that, and the Jaccard similarity is accumulated only over pairs whose
 ``V_qe`` supports overlap, through an inverted (column) index.
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/utils/faiss_rerank.py
+(``compute_jaccard_distance``).
 """
 
 from typing import Optional, Tuple

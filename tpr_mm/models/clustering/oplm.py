@@ -10,6 +10,8 @@ Two rules (``rule=``):
   utils/cluster_utils.py ``pseudo_labels_mining``): image labels only, in
   index order and in place, from the most similar image of the caption's
   cluster whether or not that image is clustered.
+
+Source: LeviWeiZhi/CLPC:utils/cluster_utils.py (``pseudo_labels_mining``).
 """
 
 from typing import Dict, Optional, Tuple, Union

@@ -1,5 +1,10 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Per-epoch pseudo labels: k-reciprocal Jaccard distance + DBSCAN."""
+"""Per-epoch pseudo labels: k-reciprocal Jaccard distance + DBSCAN.
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/utils/faiss_rerank.py
+(``compute_jaccard_distance``) and the per-epoch DBSCAN of
+alibaba/cluster-contrast-reid:examples/cluster_contrast_train_usl.py.
+"""
 
 import numpy as np
 

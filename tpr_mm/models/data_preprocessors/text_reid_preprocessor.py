@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Batching, device transfer and normalisation of image/text inputs."""
+"""Batching, device transfer and normalisation of image/text inputs.
+
+Source: anosorae/IRRA:datasets/build.py (``build_transforms``: CLIP's mean and std).
+"""
 
 from typing import Optional, Sequence
 

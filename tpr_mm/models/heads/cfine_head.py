@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Training head of CFine: CFR/FCD scores and the loss modules."""
+"""Training head of CFine: CFR/FCD scores and the loss modules.
+
+Source: shuanglinyan/CFine:train.py and shuanglinyan/CFine:utils/metric.py (``Loss``).
+"""
 
 from typing import Dict, Optional, Union
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Cross-grained feature refinement (CFR) score of CFine (training only)."""
+"""Cross-grained feature refinement (CFR) score of CFine (training only).
+
+Source: shuanglinyan/CFine:models/model.py (``Model.forward``, "Cross-Similarity").
+"""
 
 from typing import Optional
 

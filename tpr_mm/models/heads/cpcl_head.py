@@ -13,7 +13,7 @@ from tpr_mm.registry import MODELS
 
 @MODELS.register_module()
 class CPCLHead(BaseModule):
-    """Weakly supervised matching head of CPCL (methods.md §4).
+    """Weakly supervised matching head of CPCL (docs/methods/cpcl.md).
 
     The head never reads identity labels. A pseudo-labelling hook calls
     :meth:`set_pseudo_labels` before every epoch with one image label and one

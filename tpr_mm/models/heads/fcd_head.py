@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Fine-grained correspondence discovery (FCD) score of CFine (training only)."""
+"""Fine-grained correspondence discovery (FCD) score of CFine (training only).
+
+Source: shuanglinyan/CFine:models/model.py (``Model.forward``, "Correspondence Discovery").
+"""
 
 from typing import Optional, Tuple
 

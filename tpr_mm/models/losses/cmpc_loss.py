@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Cross-modal projection classification (CMPC) loss (Zhang & Lu, ECCV 2018), as used by CFine."""
+"""Cross-modal projection classification (CMPC) loss (Zhang & Lu, ECCV 2018), as used by CFine.
+
+Source: shuanglinyan/CFine:utils/metric.py (``Loss.compute_cmpc_loss``).
+"""
 
 from typing import Optional, Sequence, Union
 

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Cross-modal projection matching (CMPM) loss (Zhang & Lu, ECCV 2018), as used by CFine."""
+"""Cross-modal projection matching (CMPM) loss (Zhang & Lu, ECCV 2018), as used by CFine.
+
+Source: shuanglinyan/CFine:utils/metric.py (``Loss.compute_cmpm_loss``); also ``compute_cmpm`` in
+anosorae/IRRA:model/objectives.py.
+"""
 
 from typing import Optional, Sequence, Union
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Diversity loss pushing the group features of one sample apart (CFine)."""
+"""Diversity loss pushing the group features of one sample apart (CFine).
+
+Source: shuanglinyan/CFine:utils/metric.py (``Loss.diversity_loss``).
+"""
 
 from typing import Sequence
 

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Identity classification loss with a classifier shared by both modalities."""
+"""Identity classification loss with a classifier shared by both modalities.
+
+Source: anosorae/IRRA:model/objectives.py (``compute_id``).
+"""
 
 import torch
 import torch.nn as nn

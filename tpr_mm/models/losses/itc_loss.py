@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Image–text contrastive (InfoNCE) loss, CLIP's objective."""
+"""Image–text contrastive (InfoNCE) loss, CLIP's objective.
+
+Source: anosorae/IRRA:model/objectives.py (``compute_itc``).
+"""
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Prototype-level contrast of CPCL's Hybrid Cross-modal Matching (HCM)."""
+"""Prototype-level contrast of CPCL's Hybrid Cross-modal Matching (HCM).
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/models/cm.py (``ClusterMemory.forward``:
+cross-entropy of normalised features against the memory over a temperature).
+"""
 
 from typing import Optional
 
@@ -24,7 +28,7 @@ def prototype_contrast_loss(
         feats (Tensor): (B, D) features (normalised inside).
         prototypes (Tensor): (C, D) unit prototypes (no gradient).
         labels (Tensor): (B,) int64 cluster labels in ``-1..C-1``.
-        temperature (float): tau. Defaults to 0.05 (methods.md §4.2 tau_m).
+        temperature (float): tau. Defaults to 0.05 (tau_m, cluster-contrast's ``temp``).
 
     Returns:
         Tensor: scalar loss.
@@ -64,7 +68,7 @@ class IntraModalPrototypeLoss(_PrototypeLossBase):
     """``L_vv + L_tt``: each modality against its own prototypes.
 
     ``L_vv = CE(f^v M^v^T / tau, y^v)``, ``L_tt = CE(f^t M^t^T / tau, y^t)``
-    (methods.md §4.2 HCM [ASSUMED]).
+    (HCM [ASSUMED], docs/methods/cpcl.md#what-it-is).
 
     Args:
         temperature (float): tau_m. Defaults to 0.05.
@@ -104,7 +108,7 @@ class CrossModalPrototypeLoss(_PrototypeLossBase):
     caption to the image prototype of its image's cluster:
     ``L_vt = CE(f^v M^t^T / tau, y^t)``, ``L_tv = CE(f^t M^v^T / tau, y^v)``.
     Because the two clusterings are independent, this links image and text
-    clusters many-to-many (methods.md §4.2 HCM [ASSUMED]).
+    clusters many-to-many (HCM [ASSUMED], docs/methods/cpcl.md#what-it-is).
 
     Args:
         temperature (float): tau_m. Defaults to 0.05.

@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Instance-level SDM on pseudo labels: CPCL's HCM instance term."""
+"""Instance-level SDM on pseudo labels: CPCL's HCM instance term.
+
+Source: anosorae/IRRA:model/objectives.py (``compute_sdm``), here on pseudo labels.
+"""
 
 import torch
 import torch.nn as nn
@@ -50,8 +53,9 @@ class PseudoLabelSDMLoss(nn.Module):
     """Weighted :func:`pseudo_sdm_loss` on one modality's pseudo labels.
 
     Args:
-        label_modality (str): ``'img'`` (default; methods.md §4.2: image
-            clusters track identities better, per ICPG) or ``'txt'``.
+        label_modality (str): ``'img'`` (default: image clusters track
+            identities better, per ICPG; see
+            docs/methods/cpcl.md#defaults-and-their-sources) or ``'txt'``.
         temperature (float): tau. Defaults to 0.02.
         loss_weight (float): Defaults to 1.0.
         loss_name (str): Defaults to ``'loss_sdm'``.

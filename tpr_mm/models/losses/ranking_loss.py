@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Bidirectional hardest-negative ranking loss on a similarity matrix (CFine's CR loss)."""
+"""Bidirectional hardest-negative ranking loss on a similarity matrix (CFine's CR loss).
+
+Source: shuanglinyan/CFine:utils/CRLoss.py (``CRLoss``).
+"""
 
 import torch
 import torch.nn as nn

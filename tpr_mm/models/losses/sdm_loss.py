@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Similarity distribution matching (SDM) loss (IRRA, CVPR 2023)."""
+"""Similarity distribution matching (SDM) loss (IRRA, CVPR 2023).
+
+Source: anosorae/IRRA:model/objectives.py (``compute_sdm``).
+"""
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Cluster-prototype memory with per-sample momentum updates (CPCL's PMM)."""
+"""Cluster-prototype memory with per-sample momentum updates (CPCL's PMM).
+
+Source: alibaba/cluster-contrast-reid:clustercontrast/models/cm.py (``ClusterMemory``; the
+per-sample momentum update of ``CM.backward``).
+"""
 
 from typing import Union
 
@@ -80,7 +84,8 @@ class PrototypeMemory(nn.Module):
 
     Args:
         momentum (float): mu in ``M[y] <- mu*M[y] + (1-mu)*f``. Defaults to
-            0.2 (cluster-contrast default; methods.md §4.2 [ASSUMED]).
+            0.2 (cluster-contrast default [ASSUMED];
+            docs/methods/cpcl.md#defaults-and-their-sources).
         sync_dist (bool): Under DDP, gather the batch of every rank before
             updating, so all ranks keep identical banks. Defaults to True.
     """

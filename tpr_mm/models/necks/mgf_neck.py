@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Multi-grained global feature (MGF) learning of CFine."""
+"""Multi-grained global feature (MGF) learning of CFine.
+
+Source: shuanglinyan/CFine:models/model.py (``Model.forward``, token selection and refinement).
+"""
 
 import math
 from typing import Dict, Optional

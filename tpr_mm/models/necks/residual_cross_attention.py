@@ -1,5 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Pre-LN residual block: self-attention, cross-attention to all tokens, MLP (CFine's MGF block)."""
+"""Pre-LN residual block: self-attention, cross-attention to all tokens, MLP (CFine's MGF block).
+
+Source: shuanglinyan/CFine:models/layers.py (``ResidualCrossAttentionBlock``,
+``ResidualAttention``).
+"""
 
 from collections import OrderedDict
 from typing import Optional

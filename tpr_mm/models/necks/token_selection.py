@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Attention-ranked token selection (CFine's informative patch / word mining)."""
+"""Attention-ranked token selection (CFine's informative patch / word mining).
+
+Source: shuanglinyan/CFine:models/model.py (``Model.forward``, ``topk`` over attention scores).
+"""
 
 from typing import Tuple
 

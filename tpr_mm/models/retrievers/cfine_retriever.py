@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""CFine retriever: two towers (one CLIP may serve both), MGF neck, training-only head."""
+"""CFine retriever: two towers (one CLIP may serve both), MGF neck, training-only head.
+
+Source: shuanglinyan/CFine:models/model.py (``Model``).
+"""
 
 from typing import Dict, Optional, Sequence, Union
 
