@@ -116,3 +116,52 @@ def test_synthetic_config_trains_with_sdm_id_mlm_and_tests(tmp_path):
     assert 'train/acc_mlm' in logged
     metrics = runner.test()
     assert set(metrics) == {'t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP'}
+
+
+def test_clean_caption_ablation_differs_only_in_the_switch():
+    base, clean = _load('irra_synthetic'), _load('ablations/irra_synthetic_clean_captions')
+    pb, pc = base.train_dataloader.dataset.pipeline, clean.train_dataloader.dataset.pipeline
+    assert [t['type'] for t in pb] == [t['type'] for t in pc]
+    for a, b in zip(pb, pc):
+        if a['type'] == 'MaskCaptionTokens':
+            assert a['replace_text'] is True and b['replace_text'] is False
+            assert dict(a, replace_text=False) == dict(b)
+        else:
+            assert a == b
+    assert base.model == clean.model
+
+
+@pytest.mark.parametrize('name', ['irra_cuhk', 'irra_icfg', 'irra_rstp'])
+def test_documented_cfg_option_index_is_the_mask_transform(name):
+    """docs/methods/irra.md: pipeline.6.replace_text=False switches to clean captions."""
+    assert _load(name).train_dataloader.dataset.pipeline[6]['type'] == 'MaskCaptionTokens'
+
+
+def test_metafile():
+    yaml = pytest.importorskip('yaml')
+    with open(os.path.join(ROOT, 'configs', 'metafiles', 'irra.yml')) as f:
+        meta = yaml.safe_load(f)
+    (coll,) = meta['Collections']
+    assert coll['Name'] == 'IRRA' and os.path.isfile(os.path.join(ROOT, coll['README']))
+    assert coll['Paper']['URL'] == 'https://arxiv.org/abs/2303.12501'
+    published = {
+        'irra_cuhk': ('CUHK-PEDES', [73.38, 89.93, 93.71, 66.13, 50.24]),
+        'irra_icfg': ('ICFG-PEDES', [63.46, 80.25, 85.82, 38.06, 7.93]),
+        'irra_rstp': ('RSTPReid', [60.20, 81.30, 88.20, 47.17, 25.28]),
+    }
+    names = set()
+    for m in meta['Models']:
+        names.add(m['Name'])
+        assert m['In Collection'] == 'IRRA' and m['Config'] == f'configs/{m["Name"]}.py'
+        assert os.path.isfile(os.path.join(ROOT, m['Config']))
+        assert m['Metadata']['Architecture Kind'] == 'published'
+        if m['Name'] == 'irra_synthetic':
+            assert m['Metadata']['Training Data'] == 'Synthetic' and 'Results' not in m
+            continue
+        data, numbers = published[m['Name']]
+        (res,) = m['Results']
+        assert m['Metadata']['Training Data'] == data == res['Dataset']
+        assert res['Task'] == 'Text-to-Image Person Retrieval'
+        keys = ('Rank-1', 'Rank-5', 'Rank-10', 'mAP', 'mINP')
+        assert [res['Metrics'][k] for k in keys] == numbers
+    assert names == set(CLASSES)
