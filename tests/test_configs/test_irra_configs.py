@@ -149,19 +149,23 @@ def test_metafile():
         'irra_icfg': ('ICFG-PEDES', [63.46, 80.25, 85.82, 38.06, 7.93]),
         'irra_rstp': ('RSTPReid', [60.20, 81.30, 88.20, 47.17, 25.28]),
     }
-    names = set()
+    configs = {}
     for m in meta['Models']:
-        names.add(m['Name'])
-        assert m['In Collection'] == 'IRRA' and m['Config'] == f'configs/{m["Name"]}.py'
+        configs[m['Name']] = m['Config']
+        assert m['In Collection'] == 'IRRA'
         assert os.path.isfile(os.path.join(ROOT, m['Config']))
-        assert m['Metadata']['Architecture Kind'] == 'published'
-        if m['Name'] == 'irra_synthetic':
+        if m['Name'].startswith('irra_synthetic'):
             assert m['Metadata']['Training Data'] == 'Synthetic' and 'Results' not in m
+            assert m['Metadata']['Architecture Kind'] == 'adaptation'
             continue
+        assert m['Metadata']['Architecture Kind'] == 'published'
         data, numbers = published[m['Name']]
         (res,) = m['Results']
         assert m['Metadata']['Training Data'] == data == res['Dataset']
         assert res['Task'] == 'Text-to-Image Person Retrieval'
         keys = ('Rank-1', 'Rank-5', 'Rank-10', 'mAP', 'mINP')
         assert [res['Metrics'][k] for k in keys] == numbers
-    assert names == set(CLASSES)
+    assert configs == {
+        **{name: f'configs/{name}.py' for name in CLASSES},
+        'irra_synthetic_clean_captions': 'configs/ablations/irra_synthetic_clean_captions.py',
+    }
