@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from tpr_mm.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS
+from tpr_mm.registry import MODELS, RUNNERS
 from tpr_mm.testing.configs import TINY_SYNTHETIC, shrink_config, tiny_model_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -79,9 +79,7 @@ def irra_reference_lr(name, lr=1e-5, wd=4e-5):
 def test_learning_rates_follow_irra_rule():
     cfg = _load('irra_cuhk')
     init_default_scope('tpr_mm')
-    ctor = cfg.optim_wrapper.get('constructor')
-    if ctor is None or OPTIM_WRAPPER_CONSTRUCTORS.get(ctor) is None:
-        pytest.skip('the IRRA optimiser constructor is not in this checkout')
+    assert cfg.optim_wrapper.constructor == 'IRRAOptimWrapperConstructor'
     torch.manual_seed(0)
     model = MODELS.build(_tiny(cfg.model))
     opt = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
