@@ -48,6 +48,13 @@ PORTED = {
     'clip_weights.py': [IRRA],
     'open_clip_backbone.py': [OPEN_CLIP, IRRA],
     'clip_tokens.py': [OPEN_CLIP],
+    # IRRA's implicit relation reasoning (masked captions, cross-modal encoder, MLM)
+    'mask_caption.py': [IRRA],
+    'irr_encoder.py': [IRRA],
+    'mlm_head.py': [IRRA],
+    'mlm_loss.py': [IRRA],
+    'irra_head.py': [IRRA],
+    'irra_retriever.py': [IRRA],
     # CFine
     'cmpm_loss.py': [CFINE],
     'cmpc_loss.py': [CFINE],

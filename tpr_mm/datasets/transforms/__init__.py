@@ -3,6 +3,7 @@ from .bert_tokenize import BertTokenizeCaption
 from .caption_token_aug import CaptionTokenAugment
 from .formatting import PackTextReIDInputs
 from .loading import LoadPersonImage
+from .mask_caption import MaskCaptionTokens, mask_caption_tokens
 from .processing import (
     CLIP_MEAN,
     CLIP_STD,
@@ -26,4 +27,6 @@ __all__ = [
     'CLIP_STD',
     'BertTokenizeCaption',
     'CaptionTokenAugment',
+    'MaskCaptionTokens',
+    'mask_caption_tokens',
 ]

@@ -18,10 +18,15 @@ class PackTextReIDInputs(BaseTransform):
     Required keys: ``img`` and/or ``text``; ``pid``, ``sample_idx``.
     Output: ``dict(inputs=dict(img=uint8 Tensor (3, H, W), text=int64 Tensor
     (T,)), data_samples=TextReIDDataSample)``; absent modalities are omitted.
+    Training-only token arrays named in ``extra_input_keys`` (e.g. the masked
+    caption and labels of ``MaskCaptionTokens``) are packed as int64 inputs
+    when present.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the sample's metainfo when
             present.
+        extra_input_keys (Sequence[str]): Further integer arrays packed into
+            ``inputs`` when present. Defaults to ``('mlm_text', 'mlm_labels')``.
     """
 
     def __init__(
@@ -38,8 +43,10 @@ class PackTextReIDInputs(BaseTransform):
             'pseudo_label',
             'is_clean',
         ),
+        extra_input_keys: Sequence[str] = ('mlm_text', 'mlm_labels'),
     ) -> None:
         self.meta_keys = tuple(meta_keys)
+        self.extra_input_keys = tuple(extra_input_keys)
 
     def transform(self, results: dict) -> dict:
         inputs = {}
@@ -48,6 +55,9 @@ class PackTextReIDInputs(BaseTransform):
             inputs['img'] = torch.from_numpy(img)
         if 'text' in results:
             inputs['text'] = torch.as_tensor(results['text'], dtype=torch.long)
+        for key in self.extra_input_keys:
+            if key in results:
+                inputs[key] = torch.as_tensor(results[key], dtype=torch.long)
         if not inputs:
             raise KeyError(
                 'PackTextReIDInputs found neither "img" nor "text" in the results; '

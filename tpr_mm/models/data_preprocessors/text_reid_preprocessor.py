@@ -22,12 +22,15 @@ class TextReIDDataPreprocessor(BaseDataPreprocessor):
     Input (from ``pseudo_collate``): ``dict(inputs=dict(img=[uint8 (3, H, W)],
     text=[int64 (T,)]), data_samples=[...])``; either modality may be absent.
     Output: ``dict(inputs=dict(img=float (B, 3, H, W), text=int64 (B, T)),
-    data_samples=[...])``.
+    data_samples=[...])``. The integer inputs named in ``extra_token_keys``
+    (IRRA's masked caption and MLM labels) are stacked and moved like ``text``.
 
     Args:
         mean (Sequence[float]): Per-channel mean on the 0–255 scale. Defaults
             to CLIP's.
         std (Sequence[float]): Per-channel std on the 0–255 scale.
+        extra_token_keys (Sequence[str]): Further (T,) int64 inputs batched to
+            (B, T) when present. Defaults to ``('mlm_text', 'mlm_labels')``.
     """
 
     def __init__(
@@ -35,8 +38,10 @@ class TextReIDDataPreprocessor(BaseDataPreprocessor):
         mean: Sequence[float] = CLIP_MEAN_255,
         std: Sequence[float] = CLIP_STD_255,
         non_blocking: Optional[bool] = False,
+        extra_token_keys: Sequence[str] = ('mlm_text', 'mlm_labels'),
     ) -> None:
         super().__init__(non_blocking)
+        self.extra_token_keys = tuple(extra_token_keys)
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1), False)
 
@@ -54,5 +59,11 @@ class TextReIDDataPreprocessor(BaseDataPreprocessor):
             if isinstance(text, (list, tuple)):
                 text = torch.stack(list(text))
             out['text'] = self.cast_data(text).long()
+        for key in self.extra_token_keys:
+            value = inputs.get(key)
+            if value is not None:
+                if isinstance(value, (list, tuple)):
+                    value = torch.stack(list(value))
+                out[key] = self.cast_data(value).long()
         samples = data.get('data_samples')
         return dict(inputs=out, data_samples=samples)

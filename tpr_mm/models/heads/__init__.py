@@ -4,6 +4,8 @@ from .cfr_head import CFRHead
 from .cpcl_head import CPCLHead
 from .fcd_head import FCDHead
 from .global_matching_head import GlobalMatchingHead, labels_from_samples
+from .irra_head import IRRAHead
+from .mlm_head import MLMPredictionHead
 from .rde_head import RDEHead
 
 __all__ = [
@@ -14,4 +16,6 @@ __all__ = [
     'CFRHead',
     'FCDHead',
     'RDEHead',
+    'IRRAHead',
+    'MLMPredictionHead',
 ]

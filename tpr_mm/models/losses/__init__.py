@@ -5,6 +5,7 @@ from .diversity_loss import DiversityLoss, diversity_loss
 from .feature_distill_loss import FeatureDistillLoss, feature_distill_loss
 from .id_loss import IDLoss, id_loss
 from .itc_loss import ITCLoss, itc_loss
+from .mlm_loss import MLMLoss, mlm_loss
 from .prototype_contrast_loss import (
     CrossModalPrototypeLoss,
     IntraModalPrototypeLoss,
@@ -42,4 +43,6 @@ __all__ = [
     'hardest_negative_ranking_loss',
     'TALLoss',
     'tal_per_sample',
+    'MLMLoss',
+    'mlm_loss',
 ]
