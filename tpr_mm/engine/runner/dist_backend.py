@@ -25,10 +25,13 @@ def use_gloo_without_cuda(cfg: Config) -> bool:
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return False
-    env_cfg = cfg.setdefault('env_cfg', {})
-    if env_cfg is None:
-        env_cfg = cfg['env_cfg'] = {}
-    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    # Assign, then read back: a ConfigDict stores a copy of an assigned dict.
+    if cfg.get('env_cfg') is None:
+        cfg['env_cfg'] = {}
+    env_cfg = cfg['env_cfg']
+    if env_cfg.get('dist_cfg') is None:
+        env_cfg['dist_cfg'] = {}
+    dist_cfg = env_cfg['dist_cfg']
     if dist_cfg.get('backend', 'nccl') != 'nccl':
         return False
     dist_cfg['backend'] = 'gloo'
