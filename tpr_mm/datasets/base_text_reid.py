@@ -4,7 +4,7 @@
 import copy
 import logging
 import os.path as osp
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
@@ -15,6 +15,7 @@ from tpr_mm.registry import DATASETS
 
 from .annotation import SPLITS, UNKNOWN_SPLIT_POLICIES, group_by_split, load_annotations
 from .duplicates import find_duplicates, warn_duplicates
+from .noisy_correspondence import apply_caption_permutation, resolve_noisy_permutation
 
 MODALITIES = ('pair', 'image', 'text')
 IDENTITY_MODES = ('keep', 'drop', 'scramble')
@@ -79,6 +80,15 @@ class BaseTextReIDDataset(BaseDataset):
     split statistic). Note that some image file names encode the person
     (e.g. ICFG/RSTPReid), which ``'drop'`` cannot hide.
 
+    **Noisy correspondence** (``noisy_rate``, train split, pair view; RDE's
+    protocol, see :mod:`tpr_mm.datasets.noisy_correspondence`): a permutation
+    of the split's pairs gives each pair the caption of another; it is read
+    from ``noisy_file`` (RDE's ``noiseindex/<DATASET>_<rate>.npy``) when that
+    file exists, else generated with ``noisy_seed`` (1 reproduces RDE's
+    files). Every item then carries ``is_clean``, for measuring a clean/noisy
+    division only. The corruption applies to the whole split before
+    ``indices`` selects items.
+
     Args:
         data_root (str): Dataset folder holding the annotation and images.
         ann_file (str): Annotation file relative to ``data_root``.
@@ -95,6 +105,13 @@ class BaseTextReIDDataset(BaseDataset):
         max_refetch (int): Retries on a ``None`` pipeline result; 0 so that a
             broken image fails loudly instead of being replaced.
         identity_seed (int): Seed of ``identity='scramble'``.
+        noisy_rate (float, optional): Fraction of training pairs given a
+            shuffled caption. None (default): no corruption and no
+            ``is_clean`` field; 0.0: none corrupted, ``is_clean`` all True.
+        noisy_file (str, optional): Permutation file in RDE's format, used
+            when it exists (relative paths are taken as given, not under
+            ``data_root``).
+        noisy_seed (int): Seed of the generated permutation. Defaults to 1.
         **kwargs: Other :class:`~mmengine.dataset.BaseDataset` arguments
             (``metainfo``, ``indices``).
     """
@@ -120,6 +137,9 @@ class BaseTextReIDDataset(BaseDataset):
         serialize_data: bool = True,
         max_refetch: int = 0,
         identity_seed: int = 0,
+        noisy_rate: Optional[float] = None,
+        noisy_file: Optional[str] = None,
+        noisy_seed: int = 1,
         **kwargs,
     ) -> None:
         _check_choice('split', split, SPLITS)
@@ -140,6 +160,17 @@ class BaseTextReIDDataset(BaseDataset):
         self.unknown_split = unknown_split
         self.identity = identity
         self.identity_seed = identity_seed
+        if noisy_rate is not None:
+            if not 0.0 <= float(noisy_rate) <= 1.0:
+                raise ValueError(f'noisy_rate must be in [0, 1], got {noisy_rate}')
+            if split != 'train' or modality != 'pair':
+                raise ValueError(
+                    f'noisy_rate corrupts training pairs; it needs split="train" and '
+                    f'modality="pair", got split={split!r}, modality={modality!r}'
+                )
+        self.noisy_rate = None if noisy_rate is None else float(noisy_rate)
+        self.noisy_file = noisy_file
+        self.noisy_seed = noisy_seed
         self._pids = np.zeros(0, dtype=np.int64)
         self._true_pids = np.zeros(0, dtype=np.int64)
         self._split_info: dict = {}
@@ -238,6 +269,15 @@ class BaseTextReIDDataset(BaseDataset):
                 item_image.append(image_id)
                 caption_id += 1
 
+        if self.noisy_rate is not None:
+            perm = resolve_noisy_permutation(
+                len(data_list),
+                self.noisy_rate,
+                self.noisy_file,
+                self.noisy_seed,
+                type(self).__name__,
+            )
+            data_list = apply_caption_permutation(data_list, perm)
         num_captions = sum(len(r.captions) for r in chosen)
         item_image_arr = np.asarray(item_image, dtype=np.int64)
         self._pids = shown_img_pids[item_image_arr]

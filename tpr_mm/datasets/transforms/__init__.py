@@ -1,5 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 from .bert_tokenize import BertTokenizeCaption
+from .caption_token_aug import CaptionTokenAugment
 from .formatting import PackTextReIDInputs
 from .loading import LoadPersonImage
 from .processing import (
@@ -24,4 +25,5 @@ __all__ = [
     'CLIP_MEAN',
     'CLIP_STD',
     'BertTokenizeCaption',
+    'CaptionTokenAugment',
 ]

@@ -36,6 +36,7 @@ class PackTextReIDInputs(BaseTransform):
             'modality',
             'raw_id',
             'pseudo_label',
+            'is_clean',
         ),
     ) -> None:
         self.meta_keys = tuple(meta_keys)

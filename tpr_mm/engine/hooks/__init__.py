@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Schedule-dependent hooks."""
 
+from .consensus_division_hook import ConsensusDivisionHook
 from .data_issue_hook import DataIssueReportHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .pseudo_label_hook import PseudoLabelHook
@@ -16,4 +17,5 @@ __all__ = [
     'TPRCheckpointHook',
     'TPRLoggerHook',
     'DataIssueReportHook',
+    'ConsensusDivisionHook',
 ]

@@ -29,12 +29,21 @@ class TextImageRetrievalMetric(BaseMetric):
     rank's results are gathered and de-duplicated by (view, ``sample_idx``),
     so the numbers equal a single-process run.
 
+    **Named feature sets** (``named_features``): a model may store further
+    embeddings per item as ``img_feat_<name>`` / ``text_feat_<name>`` (e.g.
+    RDE's ``bge`` and ``tse`` next to its combined ``img_feat``); each name
+    adds a row of the same metrics under ``<prefix>/<name>/``, ranked with
+    that feature set alone. The ``img_feat`` / ``text_feat`` row keeps the
+    plain keys (checkpoint selection, logs).
+
     Args:
         ks (Sequence[int]): Ranks reported as ``R{k}``. Defaults to (1, 5, 10).
         ranking_file (str, optional): Write each query's top ``ranking_topk``
             gallery images (path, identity, score) to this JSON file.
         ranking_topk (int): Defaults to 10.
         prefix (str, optional): Metric key prefix. Defaults to ``'t2i'``.
+        named_features (Sequence[str]): Extra feature sets to report, each
+            read from ``img_feat_<name>`` / ``text_feat_<name>``. Defaults to none.
         collect_device (str): Unused (gathering uses object collectives);
             kept for mmengine compatibility.
     """
@@ -48,9 +57,16 @@ class TextImageRetrievalMetric(BaseMetric):
         ranking_topk: int = 10,
         collect_device: str = 'cpu',
         prefix: Optional[str] = None,
+        named_features: Sequence[str] = (),
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ks = tuple(int(k) for k in ks)
+        self.named_features = tuple(named_features)
+        bad = [n for n in self.named_features if not n or '/' in n]
+        if bad or len(set(self.named_features)) != len(self.named_features):
+            raise ValueError(
+                f'named_features must be unique names without "/", got {named_features}'
+            )
         self.ranking_file = ranking_file
         self.ranking_topk = ranking_topk
 
@@ -62,12 +78,23 @@ class TextImageRetrievalMetric(BaseMetric):
                 view, feat = 'image', sample['img_feat']
             else:
                 raise KeyError('a prediction carries neither "text_feat" nor "img_feat"')
+            field = 'text_feat' if view == 'text' else 'img_feat'
+            named = {}
+            for name in self.named_features:
+                key = f'{field}_{name}'
+                if key not in sample:
+                    raise KeyError(
+                        f'named_features has {name!r} but a {view} prediction carries no '
+                        f'{key!r}; does the model store it in predict()?'
+                    )
+                named[name] = sample[key].detach().cpu()
             self.results.append(
                 dict(
                     view=view,
                     idx=int(sample['sample_idx']),
                     pid=int(sample['pid']),
                     feat=feat.detach().cpu(),
+                    named=named,
                     name=sample.get('img_path') if view == 'image' else sample.get('caption'),
                 )
             )
@@ -94,6 +121,11 @@ class TextImageRetrievalMetric(BaseMetric):
         q_ids = torch.tensor([r['pid'] for r in queries])
         g_ids = torch.tensor([r['pid'] for r in gallery])
         metrics = rank_metrics_from_features(q_feats, g_feats, q_ids, g_ids, ks=self.ks)
+        for name in self.named_features:
+            qn = torch.stack([r['named'][name] for r in queries])
+            gn = torch.stack([r['named'][name] for r in gallery])
+            row = rank_metrics_from_features(qn, gn, q_ids, g_ids, ks=self.ks)
+            metrics.update({f'{name}/{k}': v for k, v in row.items()})
         if self.ranking_file:
             self._dump_rankings(queries, gallery, q_feats, g_feats)
         return metrics

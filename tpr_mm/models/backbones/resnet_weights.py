@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from tpr_mm.fileio import safe_torch_load
+
 __all__ = ['load_imagenet_resnet', 'convert_resnet_state_dict', 'read_resnet_checkpoint']
 
 
@@ -25,10 +27,8 @@ def read_resnet_checkpoint(path: str) -> Dict[str, torch.Tensor]:
         raise FileNotFoundError(
             f'ImageNet ResNet checkpoint not found: {path} (see docs/methods/lcr2s.md)'
         )
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # unpickling errors have many types
-        raise RuntimeError(f'cannot read ImageNet ResNet checkpoint {path}: {exc}') from exc
+    # The project's one weights-only loader: damaged or crafted files are named.
+    ckpt = safe_torch_load(path, map_location='cpu')
     if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
         ckpt = ckpt['state_dict']
     if not isinstance(ckpt, dict) or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):

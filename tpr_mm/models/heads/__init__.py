@@ -4,6 +4,7 @@ from .cfr_head import CFRHead
 from .cpcl_head import CPCLHead
 from .fcd_head import FCDHead
 from .global_matching_head import GlobalMatchingHead, labels_from_samples
+from .rde_head import RDEHead
 
 __all__ = [
     'GlobalMatchingHead',
@@ -12,4 +13,5 @@ __all__ = [
     'CFineHead',
     'CFRHead',
     'FCDHead',
+    'RDEHead',
 ]

@@ -14,6 +14,7 @@ from .pseudo_sdm_loss import PseudoLabelSDMLoss, pseudo_sdm_loss
 from .ranking_loss import HardestNegativeRankingLoss, hardest_negative_ranking_loss
 from .relation_distill_loss import RelationDistillLoss, relation_distill_loss
 from .sdm_loss import SDMLoss, sdm_loss
+from .tal_loss import TALLoss, tal_per_sample
 
 __all__ = [
     'SDMLoss',
@@ -39,4 +40,6 @@ __all__ = [
     'diversity_loss',
     'HardestNegativeRankingLoss',
     'hardest_negative_ranking_loss',
+    'TALLoss',
+    'tal_per_sample',
 ]

@@ -4,6 +4,11 @@
 from .mgf_neck import MGFNeck
 from .residual_cross_attention import QuickGELU, ResidualCrossAttentionBlock
 from .token_selection import gather_tokens, select_informative_tokens
+from .token_selection_embedding import (
+    TSEMLP,
+    TextTokenSelectionEmbedding,
+    VisualTokenSelectionEmbedding,
+)
 
 __all__ = [
     'MGFNeck',
@@ -11,4 +16,7 @@ __all__ = [
     'QuickGELU',
     'select_informative_tokens',
     'gather_tokens',
+    'TSEMLP',
+    'VisualTokenSelectionEmbedding',
+    'TextTokenSelectionEmbedding',
 ]

@@ -2,6 +2,7 @@
 from .cfine_retriever import CFineRetriever
 from .lcr2s_student import LCR2SStudent
 from .lcr2s_teacher import LCR2STeacher
+from .rde_retriever import RDERetriever
 from .text_image_retriever import TextImageRetriever
 
-__all__ = ['TextImageRetriever', 'LCR2STeacher', 'LCR2SStudent', 'CFineRetriever']
+__all__ = ['TextImageRetriever', 'LCR2STeacher', 'LCR2SStudent', 'CFineRetriever', 'RDERetriever']
