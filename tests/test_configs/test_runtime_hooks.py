@@ -27,6 +27,9 @@ def test_config_lists_every_runtime_hook(path):
         # custom_hooks.1 is the pseudo-label hook (docs/methods/cpcl.md's overrides)
         assert custom == ['FiniteLossHook', 'PseudoLabelHook']
         assert cfg.custom_hooks[1] == cfg.pseudo_label_hook
+    if osp.basename(path).startswith('rde_'):
+        assert custom == ['FiniteLossHook', 'ConsensusDivisionHook']
+        assert cfg.custom_hooks[1] == cfg.division_hook
 
 
 def test_cpcl_leaves_change_one_field_of_the_pseudo_label_hook():
