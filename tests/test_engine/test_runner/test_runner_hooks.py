@@ -26,7 +26,14 @@ class _Toy(BaseModel):
 
 
 def _runner(tmp_path, **kwargs) -> TPRRunner:
-    return TPRRunner(model=_Toy(), work_dir=str(tmp_path), default_scope='tpr_mm', **kwargs)
+    # A unique experiment name: runners built in the same second would share one logger.
+    return TPRRunner(
+        model=_Toy(),
+        work_dir=str(tmp_path),
+        default_scope='tpr_mm',
+        experiment_name=f'runner-hooks-{tmp_path.name}',
+        **kwargs,
+    )
 
 
 def _log(runner) -> str:
