@@ -6,7 +6,5 @@ train_dataloader = dict(
     dataset=dict(noisy_rate=0.8, noisy_file='data/noiseindex/CUHK-PEDES_0.8.npy', noisy_seed=1)
 )
 # RDE fits the stronger mixture above noise 0.4 (processor.py).
-custom_hooks = [
-    dict(type='FiniteLossHook'),
-    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}, train_in_eval_mode=True),
-]
+division_hook = dict(_base_.division_hook, gmm_cfg=_base_.rde_strong_gmm)
+custom_hooks = [*_base_.runtime_hooks, division_hook]

@@ -12,7 +12,5 @@ train_dataloader = dict(dataset=dict(pipeline={{_base_.rde_train_pipeline}}, noi
 val_evaluator = {{_base_.rde_evaluator}}
 test_evaluator = val_evaluator
 # RDE fits the stronger mixture on RSTPReid at every noise rate (processor.py).
-custom_hooks = [
-    dict(type='FiniteLossHook'),
-    dict(type='ConsensusDivisionHook', gmm_cfg={{_base_.rde_strong_gmm}}, train_in_eval_mode=True),
-]
+division_hook = dict(_base_.division_hook, gmm_cfg=_base_.rde_strong_gmm)
+custom_hooks = [*_base_.runtime_hooks, division_hook]

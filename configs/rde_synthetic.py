@@ -14,13 +14,11 @@ test_evaluator = val_evaluator
 # configs, training runs in train mode (the public code as it stands; eval-mode training is the
 # issue-#8 quirk behind RDE's published numbers); the division figures in docs/methods/rde.md
 # were measured so.
-custom_hooks = [
-    dict(type='FiniteLossHook'),
-    dict(
-        type='ConsensusDivisionHook',
-        gmm_cfg={{_base_.rde_weak_gmm}},
-        train_in_eval_mode=False,
-        progress=False,
-    ),
-]
+division_hook = dict(
+    _base_.division_hook,
+    gmm_cfg=_base_.rde_weak_gmm,
+    train_in_eval_mode=False,
+    progress=False,
+)
+custom_hooks = [*_base_.runtime_hooks, division_hook]
 default_hooks = dict(logger=dict(interval=5))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
 # Runs the project's .venv python when it exists (tools/resolve_python.sh; TPR_PYTHON overrides).
-# Without CUDA the tools switch the nccl backend to gloo by themselves (CPU runs work as is).
+# Without CUDA, TPRRunner switches the nccl backend to gloo by itself (CPU runs work as is).
 set -e
 CONFIG=$1
 CHECKPOINT=$2

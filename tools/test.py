@@ -38,10 +38,6 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    from tpr_mm.engine.runner import use_gloo_without_cuda
-
-    if use_gloo_without_cuda(cfg):
-        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -52,10 +52,6 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
-    from tpr_mm.engine.runner import use_gloo_without_cuda
-
-    if use_gloo_without_cuda(cfg):
-        print('CUDA is unavailable: using the gloo distributed backend instead of nccl')
     if args.amp:
         from tpr_mm.engine.optim_wrappers import amp_optim_wrapper_cfg
 

@@ -18,9 +18,15 @@ default_hooks = dict(
         save_last=True,
     ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Saves and restores the Python/NumPy/PyTorch RNG states so --resume continues exactly.
+    rng_state=dict(type='RNGStateHook'),
+    # Counts and reports skipped or damaged data items (docs/reliability.md).
+    data_issues=dict(type='DataIssueReportHook'),
 )
-# TPRRunner also adds RNGStateHook (exact resume) and DataIssueReportHook when absent.
-custom_hooks = [dict(type='FiniteLossHook')]
+# Hooks every run adds to MMEngine's; a config that adds its own extends this list
+# (custom_hooks = [*_base_.runtime_hooks, my_hook]) instead of restating it.
+runtime_hooks = [dict(type='FiniteLossHook')]
+custom_hooks = runtime_hooks
 
 env_cfg = dict(
     cudnn_benchmark=False,

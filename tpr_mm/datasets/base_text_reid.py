@@ -5,6 +5,7 @@ Source: anosorae/IRRA:datasets/bases.py and anosorae/IRRA:datasets/cuhkpedes.py 
 format).
 """
 
+import copy
 import logging
 import os.path as osp
 from typing import List, Optional, Sequence, Union
@@ -176,6 +177,9 @@ class BaseTextReIDDataset(BaseDataset):
         self.noisy_seed = noisy_seed
         self._pids = np.zeros(0, dtype=np.int64)
         self._true_pids = np.zeros(0, dtype=np.int64)
+        self._split_info: dict = {}
+        # BaseDataset's ``indices``, applied by load_data_list so the pid arrays follow it.
+        self.subset_indices = kwargs.pop('indices', None)
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -187,11 +191,15 @@ class BaseTextReIDDataset(BaseDataset):
             max_refetch=max_refetch,
             **kwargs,
         )
+        if lazy_init:  # path errors surface at construction also without parsing
+            self._check_paths()
 
-    def _join_prefix(self) -> None:
-        # Runs inside BaseDataset.__init__, before (and even without) parsing,
-        # so path errors surface at construction also with lazy_init=True.
-        super()._join_prefix()
+    @property
+    def metainfo(self) -> dict:
+        """dict: BaseDataset's meta information plus the split statistics."""
+        return dict(super().metainfo, **copy.deepcopy(self._split_info))
+
+    def _check_paths(self) -> None:
         if not isfile(self.ann_file):
             raise FileNotFoundError(self._missing_ann_message())
         img_root = self.data_prefix['img_path']
@@ -212,7 +220,12 @@ class BaseTextReIDDataset(BaseDataset):
         return msg
 
     def load_data_list(self) -> List[dict]:
-        """Parse the annotation and build the items of the chosen split and view."""
+        """Parse the annotation and build the items of the chosen split and view.
+
+        ``indices`` (if given) selects among them here, keeping the per-item pid
+        arrays aligned; BaseDataset's ``filter_data`` keeps every item.
+        """
+        self._check_paths()
         records = load_annotations(self.ann_file, self.PATH_KEY)
         groups = group_by_split(records, self.ann_file, self.unknown_split)
         chosen = groups[self.split]
@@ -273,7 +286,7 @@ class BaseTextReIDDataset(BaseDataset):
         item_image_arr = np.asarray(item_image, dtype=np.int64)
         self._pids = shown_img_pids[item_image_arr]
         self._true_pids = true_img_pids[item_image_arr]
-        self._metainfo.update(
+        self._split_info = dict(
             split=self.split,
             modality=self.modality,
             identity=self.identity,
@@ -289,24 +302,11 @@ class BaseTextReIDDataset(BaseDataset):
             logger='current',
             level=logging.INFO,
         )
-        return data_list
-
-    def full_init(self) -> None:
-        """Parse, subset by ``indices`` and serialize, keeping pid arrays aligned.
-
-        Mirrors :meth:`BaseDataset.full_init` without ``filter_data`` (nothing
-        is filtered here), so the per-item pid arrays follow every subset.
-        """
-        if self._fully_initialized:
-            return
-        self.data_list = self.load_data_list()
-        if self._indices is not None:
-            keep = _index_array(self._indices, len(self.data_list))
-            self.data_list = [self.data_list[i] for i in keep]
+        if self.subset_indices is not None:
+            keep = _index_array(self.subset_indices, len(data_list))
+            data_list = [data_list[i] for i in keep]
             self._pids, self._true_pids = self._pids[keep], self._true_pids[keep]
-        if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
-        self._fully_initialized = True
+        return data_list
 
     @force_full_init
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
@@ -344,16 +344,16 @@ class BaseTextReIDDataset(BaseDataset):
     @force_full_init
     def num_ids(self) -> int:
         """int: Number of distinct identities in the split."""
-        return self._metainfo['num_ids']
+        return self._split_info['num_ids']
 
     @property
     @force_full_init
     def num_images(self) -> int:
         """int: Number of images in the split."""
-        return self._metainfo['num_images']
+        return self._split_info['num_images']
 
     @property
     @force_full_init
     def num_captions(self) -> int:
         """int: Number of captions in the split."""
-        return self._metainfo['num_captions']
+        return self._split_info['num_captions']

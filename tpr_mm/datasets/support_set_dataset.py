@@ -90,18 +90,18 @@ class SupportSetDataset(Dataset):
         self.num_img_support = int(num_img_support)
         self.num_text_support = int(num_text_support)
         self._rng = random.Random(seed) if seed is not None else random
-        self._metainfo = copy.deepcopy(getattr(self.dataset, 'metainfo', {}))
-        self._fully_initialized = False
+        self._meta = copy.deepcopy(getattr(self.dataset, 'metainfo', {}))
+        self._ready = False
         if not lazy_init:
             self.full_init()
 
     @property
     def metainfo(self) -> dict:
-        return copy.deepcopy(self._metainfo)
+        return copy.deepcopy(self._meta)
 
     def full_init(self) -> None:
         """Index images and captions of every identity of the wrapped dataset."""
-        if self._fully_initialized:
+        if self._ready:
             return
         if hasattr(self.dataset, 'full_init'):
             self.dataset.full_init()
@@ -132,7 +132,7 @@ class SupportSetDataset(Dataset):
             cap_by_pid[pid].add(info['caption_id'])
         self._img_by_pid = {p: sorted(v) for p, v in img_by_pid.items()}
         self._cap_by_pid = {p: sorted(v) for p, v in cap_by_pid.items()}
-        self._fully_initialized = True
+        self._ready = True
 
     @property
     def pids(self) -> np.ndarray:

@@ -17,6 +17,8 @@ from typing import Any, Iterator, List
 import numpy as np
 import torch
 
+from tpr_mm.utils.mmengine_compat import history_buffer_statistics
+
 __all__ = ['mmengine_checkpoint_types', 'mmengine_safe_globals']
 
 
@@ -24,7 +26,7 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """``getattr`` limited to ``HistoryBuffer.<statistics method>``."""
     from mmengine.logging import HistoryBuffer
 
-    allowed = set(HistoryBuffer._statistics_methods) | {'min', 'max', 'mean', 'current'}
+    allowed = history_buffer_statistics()
     if obj is HistoryBuffer and name in allowed and not name.startswith('_'):
         return getattr(HistoryBuffer, name)
     raise RuntimeError(

@@ -46,3 +46,26 @@ def test_only_the_main_process_writes_the_test_json(tmp_path, monkeypatch, main)
         assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left
     else:
         assert not path.exists()
+
+
+def test_json_friendly_matches_mmengine_conversion():
+    import numpy as np
+    import torch
+    from mmengine.hooks import LoggerHook
+
+    tag = {
+        't2i/R1': 12.5,
+        'epoch': 3,
+        'ok': True,
+        'name': 'cuhk',
+        'none': None,
+        'ranks': (1, 5, 10),
+        'nested': {'t': torch.tensor([[1.0, 2.0]]), 'a': np.arange(3), 'obj': object()},
+        'items': [torch.tensor(0.25), {'x': [np.ones(2)]}],
+    }
+    ours = tpr_logger_hook.json_friendly(tag)
+    # MMEngine's (private) conversion, used here only as the reference.
+    assert ours == dict(LoggerHook._process_tags(tag))
+    assert json.loads(json.dumps(ours)) == ours
+    # Beyond MMEngine: NumPy scalars keep their value instead of becoming null.
+    assert tpr_logger_hook.json_friendly({'r': np.float32(0.5)}) == {'r': 0.5}

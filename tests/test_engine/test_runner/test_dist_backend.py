@@ -23,3 +23,24 @@ def test_backend_switches_only_for_nccl_without_cuda(monkeypatch, launcher, cuda
     switched = use_gloo_without_cuda(cfg)
     assert switched == (want == 'gloo')
     assert cfg.env_cfg.dist_cfg.get('backend', 'nccl') == want
+
+
+def test_runner_env_cfg_without_dist_cfg_is_switched(monkeypatch):
+    # TPRRunner.setup_env passes its env_cfg (a ConfigDict) with the launcher.
+    from datetime import timedelta
+
+    from mmengine.config import ConfigDict
+
+    from tpr_mm.engine.runner.dist_backend import cpu_process_group_kwargs
+
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    env_cfg = ConfigDict(cudnn_benchmark=False)
+    assert use_gloo_without_cuda(dict(launcher='slurm', env_cfg=env_cfg))
+    assert env_cfg.dist_cfg.backend == 'gloo'
+    env_cfg = ConfigDict(dist_cfg=dict(backend='nccl', timeout=60))
+    use_gloo_without_cuda(dict(launcher='pytorch', env_cfg=env_cfg))
+    kwargs = cpu_process_group_kwargs('pytorch', env_cfg)
+    assert kwargs == dict(backend='gloo', timeout=timedelta(seconds=60))
+    assert cpu_process_group_kwargs('slurm', env_cfg) is None  # MMEngine's own start-up
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert cpu_process_group_kwargs('pytorch', env_cfg) is None

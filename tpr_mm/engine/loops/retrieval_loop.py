@@ -25,6 +25,18 @@ def _view_cfg(dataloader: Union[DataLoader, Dict], modality: str) -> Union[DataL
     return cfg
 
 
+def _diff_rank_seed(runner) -> bool:
+    """The run's ``randomness.diff_rank_seed``, read through public attributes.
+
+    :class:`~tpr_mm.engine.runner.TPRRunner` records it when it sets the seed;
+    another runner built from a config (``Runner.from_cfg``) has it in its config.
+    """
+    recorded = getattr(runner, 'diff_rank_seed', None)
+    if recorded is not None:
+        return bool(recorded)
+    return bool((runner.cfg.get('randomness') or {}).get('diff_rank_seed', False))
+
+
 class _RetrievalLoopMixin:
     """Shared encoding of the two views.
 
@@ -45,7 +57,7 @@ class _RetrievalLoopMixin:
                 )
             gallery_dataloader = _view_cfg(dataloader, 'image')
         if isinstance(gallery_dataloader, dict):
-            diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
+            diff_rank_seed = _diff_rank_seed(runner)
             gallery_dataloader = runner.build_dataloader(
                 gallery_dataloader, seed=runner.seed, diff_rank_seed=diff_rank_seed
             )
@@ -119,7 +131,6 @@ class RetrievalValLoop(_RetrievalLoopMixin, ValLoop):
         progress: bool = True,
     ) -> None:
         self.progress = progress
-        self._runner = runner
         query, gallery = self._init_views(runner, dataloader, gallery_dataloader)
         super().__init__(runner, query, evaluator, fp16)
         self.gallery_dataloader = gallery
@@ -142,7 +153,6 @@ class RetrievalTestLoop(_RetrievalLoopMixin, TestLoop):
         progress: bool = True,
     ) -> None:
         self.progress = progress
-        self._runner = runner
         query, gallery = self._init_views(runner, dataloader, gallery_dataloader)
         super().__init__(runner, query, evaluator, fp16)
         self.gallery_dataloader = gallery

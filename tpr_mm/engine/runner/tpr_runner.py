@@ -4,12 +4,12 @@
 import os.path as osp
 import re
 from collections import OrderedDict
-from datetime import timedelta
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import get_rank
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader, Runner, load_state_dict
 
@@ -19,13 +19,27 @@ from tpr_mm.datasets.samplers import attach_epoch_seeder
 # weights-only local loader of MMEngine's CheckpointLoader.
 from tpr_mm.fileio import CheckpointReadError, UnsafeCheckpointError
 from tpr_mm.registry import RUNNERS
+from tpr_mm.utils.mmengine_compat import mark_checkpoint_loaded
 
+from .dist_backend import cpu_process_group_kwargs, use_gloo_without_cuda
 from .resume_candidates import resume_candidates
 
 __all__ = ['TPRRunner', 'CheckpointMismatchError', 'checkpoint_mismatches']
 
-# Hooks every tpr_mm run gets, even when a config replaces ``custom_hooks``.
-_REQUIRED_HOOKS = ('RNGStateHook', 'DataIssueReportHook')
+# Names of the default hooks MMEngine's Runner adds by itself (Runner.register_default_hooks).
+MMENGINE_DEFAULT_HOOKS = (
+    'runtime_info',
+    'timer',
+    'sampler_seed',
+    'logger',
+    'param_scheduler',
+    'checkpoint',
+)
+# Hooks every shipped config lists (default_runtime.py) and what a run loses without them.
+EXPECTED_HOOKS = {
+    'RNGStateHook': '--resume cannot continue with the same random numbers',
+    'DataIssueReportHook': 'skipped or damaged data items are not reported',
+}
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -77,17 +91,25 @@ class TPRRunner(Runner):
     * **Atomic saving**: local checkpoints go through the ``'atomic_local'``
       file backend (temporary file, fsync, rename) unless the checkpoint
       hook's ``backend_args`` names another backend.
-    * **CPU distributed runs**: with the pytorch launcher and no CUDA, the
-      process group is started with gloo and the model wrapped in DDP
-      without ``device_ids`` (MMEngine assumes GPUs for both).
+    * **CPU distributed runs**: the one place that decides the set-up
+      without CUDA: a distributed run asking for nccl gets gloo
+      (:func:`~tpr_mm.engine.runner.use_gloo_without_cuda`, logged), the
+      pytorch launcher's process group is started here, and the model is
+      wrapped in DDP without ``device_ids`` (MMEngine assumes GPUs for all
+      three).
     * **Exact resume with workers**: multi-worker loaders built from a config
       without its own ``worker_init_fn`` get an
       :class:`~tpr_mm.datasets.samplers.EpochWorkerSeeder` (worker RNGs seeded
       from seed, epoch, rank and worker id at every epoch, also with
       persistent workers; workers exit when the trainer dies).
-    * **Required hooks**: :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact
-      resume) and :class:`~tpr_mm.engine.hooks.DataIssueReportHook` are
-      registered when the config does not list them.
+    * **Expected hooks**: the base runtime lists
+      :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact resume) and
+      :class:`~tpr_mm.engine.hooks.DataIssueReportHook` in ``default_hooks``;
+      nothing is added behind the config. ``default_hooks = dict(rng_state=None)``
+      switches one off, as for MMEngine's own default hooks. A run without one of them (a config
+      that drops it, or a runner built by hand) gets a warning naming the hook
+      and what is lost — a warning, not an error, so that users' own configs
+      and quick experiments still run.
     """
 
     _resuming = False
@@ -117,7 +139,7 @@ class TPRRunner(Runner):
         if (testing or self._resuming) and not self.cfg.get('allow_missing_keys', False):
             self._check_complete(model, state, filename)
         load_state_dict(model, state, strict, logger='current')
-        self._has_loaded = True
+        mark_checkpoint_loaded(self)
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
@@ -203,23 +225,26 @@ class TPRRunner(Runner):
         )
 
     def setup_env(self, env_cfg: dict) -> None:
-        # MMEngine's pytorch launcher calls torch.cuda.set_device even for
-        # gloo; on a CPU-only machine start the process group here instead
-        # (init_dist is skipped when a group exists).
-        if (
-            self.distributed
-            and self.launcher == 'pytorch'
-            and not torch.cuda.is_available()
-            and not torch_dist.is_initialized()
-        ):
-            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
-            backend = dist_cfg.pop('backend', 'gloo')
-            if backend == 'nccl':
-                backend = 'gloo'  # nccl needs GPUs
-            if dist_cfg.get('timeout') is not None:
-                dist_cfg['timeout'] = timedelta(seconds=dist_cfg['timeout'])
-            torch_dist.init_process_group(backend=backend, **dist_cfg)
+        # The one place that adapts the distributed set-up to a machine
+        # without CUDA (nccl -> gloo; see dist_backend.py).
+        if use_gloo_without_cuda(dict(launcher=self.launcher, env_cfg=env_cfg)):
+            print_log(
+                'CUDA is unavailable: using the gloo distributed backend instead of nccl',
+                logger='current',
+            )
+        group_kwargs = cpu_process_group_kwargs(self.launcher, env_cfg)
+        if group_kwargs is not None and not torch_dist.is_initialized():
+            # init_dist is skipped when a group exists.
+            torch_dist.init_process_group(**group_kwargs)
         super().setup_env(env_cfg)
+
+    def set_randomness(
+        self, seed, diff_rank_seed: bool = False, deterministic: bool = False
+    ) -> None:
+        # Recorded publicly: loops building extra loaders need it (MMEngine
+        # keeps the randomness config private).
+        self.diff_rank_seed = diff_rank_seed
+        super().set_randomness(seed, diff_rank_seed=diff_rank_seed, deterministic=deterministic)
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
         # MMEngine passes device_ids=[LOCAL_RANK], which DDP refuses for CPU modules.
@@ -241,8 +266,21 @@ class TPRRunner(Runner):
         return loader
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        if default_hooks is not None:
+            # MMEngine removes only its own default hooks with ``name=None`` and
+            # asserts on any other None; ours (rng_state, data_issues) are
+            # switched off the same way, so drop them here.
+            default_hooks = {
+                name: hook
+                for name, hook in default_hooks.items()
+                if hook is not None or name in MMENGINE_DEFAULT_HOOKS
+            }
         super().register_hooks(default_hooks, custom_hooks)
-        present = {type(h).__name__ for h in self._hooks}
-        for name in _REQUIRED_HOOKS:
+        present = {type(hook).__name__ for hook in self.hooks}
+        for name, why in EXPECTED_HOOKS.items():
             if name not in present:
-                self.register_hook(dict(type=name))
+                self.logger.warning(
+                    f'{name} is not among the hooks of this run, so {why}. '
+                    'configs/_base_/default_runtime.py lists it in default_hooks; keep that '
+                    'entry when replacing default_hooks.'
+                )

@@ -1,5 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""The one MMEngine-internal behaviour tpr_mm relies on, gated by version.
+"""Lookups of builds started on MMEngine's root registries (see the package docstring).
 
 Behaviour (MMEngine 0.10.x, ``mmengine/registry/registry.py``): when a build
 starts on a *parent* registry -- MMEngine's roots, as the runner,
