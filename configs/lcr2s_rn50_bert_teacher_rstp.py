@@ -11,7 +11,12 @@ model = dict(
     head=dict(
         losses=[
             dict(type='CMPMLoss', level_weights=(1.0,)),
-            dict(type='CMPCLoss', in_channels=2048, num_classes=3701, level_weights=(1.0,)),
+            dict(
+                type='CMPCLoss',
+                in_channels=2048,
+                num_classes={{_base_.num_identities}},
+                level_weights=(1.0,),
+            ),
         ]
     )
 )
