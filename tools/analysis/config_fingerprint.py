@@ -28,7 +28,7 @@ STORE = os.path.join(ROOT, 'tests', 'data', 'config_fingerprints.json')
 EXCLUDED_DIRS = ('_base_', 'metafiles')
 # Top-level names a base exports for leaves to reuse (e.g. a dataset's identity count). They
 # are visible in the resolved dict but no runner, model or loader reads them.
-BASE_VARIABLES = ('num_identities',)
+BASE_VARIABLES = ('num_identities', 'clip_tiny_backbone')
 
 
 def leaf_configs(config_dir: str = CONFIG_DIR) -> List[str]:
