@@ -28,7 +28,13 @@ STORE = os.path.join(ROOT, 'tests', 'data', 'config_fingerprints.json')
 EXCLUDED_DIRS = ('_base_', 'metafiles')
 # Top-level names a base exports for leaves to reuse (e.g. a dataset's identity count). They
 # are visible in the resolved dict but no runner, model or loader reads them.
-BASE_VARIABLES = ('num_identities', 'clip_tiny_backbone')
+BASE_VARIABLES = (
+    'num_identities',
+    'clip_tiny_backbone',
+    'lcr2s_clip_teacher',
+    'lcr2s_clip_student',
+    'lcr2s_support_set',
+)
 
 
 def leaf_configs(config_dir: str = CONFIG_DIR) -> List[str]:
