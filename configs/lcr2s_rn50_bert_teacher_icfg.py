@@ -26,13 +26,8 @@ train_dataloader = dict(
         type='SupportSetDataset',
         num_img_support=2,
         num_text_support=3,
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            modality='pair',
-            pipeline={{_base_.tipcb_train_pipeline}},
-        ),
+        # The dataset base's training set with TIPCB's pipeline.
+        dataset=dict(_base_.train_dataloader.dataset, pipeline=_base_.tipcb_train_pipeline),
     )
 )
 # No validation split: keep the last checkpoint (model selection on test is not allowed).
