@@ -24,7 +24,10 @@ test_pipeline = [
     dict(type='BertTokenizeCaption', vocab=bert_dir, context_length=100),
     dict(type='PackTextReIDInputs'),
 ]
-model = dict(text_backbone=dict(pretrained=bert_dir), head=dict(cmpc=dict(num_classes=11003)))
+model = dict(
+    text_backbone=dict(pretrained=bert_dir),
+    head=dict(cmpc=dict(num_classes={{_base_.num_identities}})),
+)
 train_dataloader = dict(batch_size=32, drop_last=True, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))

@@ -4,7 +4,9 @@
 # (shuanglinyan/CFine) ships CUHK-PEDES settings only; all of them are kept. ICFG-PEDES has no
 # validation split: no model selection, the last checkpoint is the result.
 _base_ = ['./cfine_bert_published_cuhk.py']
-model = dict(head=dict(cmpc=dict(num_classes=3102)))
+# This leaf inherits the CUHK-PEDES leaf, not the dataset base: restate the identity count.
+num_identities = 3102
+model = dict(head=dict(cmpc=dict(num_classes=num_identities)))
 dataset_type = 'ICFGPEDES'
 data_root = 'data/ICFG-PEDES'
 train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

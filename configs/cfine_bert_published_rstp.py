@@ -4,7 +4,9 @@
 # (shuanglinyan/CFine) ships CUHK-PEDES settings only; all of them are kept. The best epoch is
 # selected on RSTPReid's val split.
 _base_ = ['./cfine_bert_published_cuhk.py']
-model = dict(head=dict(cmpc=dict(num_classes=3701)))
+# This leaf inherits the CUHK-PEDES leaf, not the dataset base: restate the identity count.
+num_identities = 3701
+model = dict(head=dict(cmpc=dict(num_classes=num_identities)))
 dataset_type = 'RSTPReid'
 data_root = 'data/RSTPReid'
 train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

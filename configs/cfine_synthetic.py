@@ -8,7 +8,7 @@ _base_ = [
 ]
 model = dict(
     head=dict(
-        cmpc=dict(num_classes=120),  # synthetic train identities
+        cmpc=dict(num_classes={{_base_.num_identities}}),
         # Deviation: the published weight 10 (tuned for pretrained CLIP + BERT) stalls training
         # from scratch at chance level; 0.01 is the largest tried weight that still learns
         # (docs/methods/cfine.md, "Synthetic results").

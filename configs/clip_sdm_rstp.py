@@ -9,7 +9,12 @@ model = dict(
     head=dict(
         losses=[
             dict(type='SDMLoss', temperature=0.02, loss_weight=1.0),
-            dict(type='IDLoss', in_channels=512, num_classes=3701, loss_weight=1.0),
+            dict(
+                type='IDLoss',
+                in_channels=512,
+                num_classes={{_base_.num_identities}},
+                loss_weight=1.0,
+            ),
         ]
     )
 )

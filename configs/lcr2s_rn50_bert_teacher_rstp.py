@@ -11,7 +11,12 @@ model = dict(
     head=dict(
         losses=[
             dict(type='CMPMLoss', level_weights=(1.0,)),
-            dict(type='CMPCLoss', in_channels=2048, num_classes=3701, level_weights=(1.0,)),
+            dict(
+                type='CMPCLoss',
+                in_channels=2048,
+                num_classes={{_base_.num_identities}},
+                level_weights=(1.0,),
+            ),
         ]
     )
 )
@@ -21,13 +26,8 @@ train_dataloader = dict(
         type='SupportSetDataset',
         num_img_support=2,
         num_text_support=3,
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            modality='pair',
-            pipeline={{_base_.tipcb_train_pipeline}},
-        ),
+        # The dataset base's training set with TIPCB's pipeline.
+        dataset=dict(_base_.train_dataloader.dataset, pipeline=_base_.tipcb_train_pipeline),
     )
 )
 val_dataloader = dict(dataset=dict(pipeline={{_base_.tipcb_test_pipeline}}))

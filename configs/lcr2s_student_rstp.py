@@ -5,18 +5,11 @@
 _base_ = ['./lcr2s_teacher_rstp.py']
 model = dict(
     _delete_=True,
-    type='LCR2SStudent',
-    data_preprocessor=dict(type='SupportSetDataPreprocessor'),
     backbone={{_base_.model.backbone}},
     head={{_base_.model.head}},
-    img_reasoning=dict(type='TokenReasoningLayer', embed_dims=512, num_heads=8, ffn_ratio=4.0),
-    text_reasoning=dict(type='TokenReasoningLayer', embed_dims=512, num_heads=8, ffn_ratio=4.0),
     teacher={{_base_.model}},
     # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first).
     teacher_checkpoint='work_dirs/lcr2s_teacher_rstp',
-    distill_losses=[
-        dict(type='FeatureDistillLoss', loss_weight=1.0),
-        dict(type='RelationDistillLoss', loss_weight=1.0),
-    ],
+    **_base_.lcr2s_clip_student,
 )
 optim_wrapper = dict(paramwise_cfg=dict(rules=dict(reasoning=dict(lr_mult=5.0))))

@@ -4,18 +4,14 @@
 # same batches (with support sets) supervise it through feature and relation distillation.
 _base_ = ['./lcr2s_teacher_synthetic.py']
 model = dict(
+    _base_.lcr2s_clip_student,  # type, preprocessor, distillation losses
     _delete_=True,
-    type='LCR2SStudent',
-    data_preprocessor=dict(type='SupportSetDataPreprocessor'),
     backbone={{_base_.model.backbone}},
     head={{_base_.model.head}},
+    # The reasoning layers take their width from the tiny CLIP (no embed_dims).
     img_reasoning=dict(type='TokenReasoningLayer', num_heads=8, ffn_ratio=4.0),
     text_reasoning=dict(type='TokenReasoningLayer', num_heads=8, ffn_ratio=4.0),
     teacher={{_base_.model}},
     # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first).
     teacher_checkpoint='work_dirs/lcr2s_teacher_synthetic',
-    distill_losses=[
-        dict(type='FeatureDistillLoss', loss_weight=1.0),
-        dict(type='RelationDistillLoss', loss_weight=1.0),
-    ],
 )

@@ -1,6 +1,7 @@
 # CUHK-PEDES (text-to-image person retrieval): layout in docs/datasets.md.
 _base_ = ['./pipelines_384x128.py']
 dataset_type = 'CUHKPEDES'
+num_identities = 11003  # training identities: the size of identity classifiers
 data_root = 'data/CUHK-PEDES'
 
 train_dataloader = dict(

@@ -1,6 +1,7 @@
 # ICFG-PEDES (text-to-image person retrieval): layout in docs/datasets.md.
 _base_ = ['./pipelines_384x128.py']
 dataset_type = 'ICFGPEDES'
+num_identities = 3102  # training identities: the size of identity classifiers
 data_root = 'data/ICFG-PEDES'
 
 train_dataloader = dict(

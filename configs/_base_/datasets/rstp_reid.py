@@ -1,6 +1,7 @@
 # RSTPReid (text-to-image person retrieval): layout in docs/datasets.md.
 _base_ = ['./pipelines_384x128.py']
 dataset_type = 'RSTPReid'
+num_identities = 3701  # training identities: the size of identity classifiers
 data_root = 'data/RSTPReid'
 
 train_dataloader = dict(

@@ -10,6 +10,7 @@ synthetic = dict(
     image_size=(128, 48),
     seed=0,
 )
+num_identities = synthetic['num_train_ids']  # the size of identity classifiers
 img_size = (64, 24)
 context_length = 64
 
