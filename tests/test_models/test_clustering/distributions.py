@@ -9,8 +9,8 @@ Every generator lays samples out like CUHK-PEDES pairs (11,003 identities per
   neighbourhoods of different identities overlap heavily;
 * ``neardup``: identity centres plus noise 1e-3 of their norm (near-duplicate
   features), and 2 % of the samples in one near-identical group;
-* ``dominant``: one direction shared by every sample carries ~95 % of the
-  norm (hubness, as CLIP embeddings have).
+* ``dominant``: one direction shared by every sample carries 80-99 % of the
+  norm, with a per-sample weight (hubness, as CLIP embeddings have).
 """
 
 import numpy as np
@@ -45,5 +45,8 @@ def make_distribution(name: str, n: int, dim: int = 512, seed: int = 0) -> np.nd
     else:
         shared = rng.standard_normal(dim).astype(np.float32)
         shared *= np.sqrt(dim) / np.linalg.norm(shared)
-        feats = 0.95 * shared + 0.2 * centres[pid] + 0.2 * noise
+        # A per-sample weight of the shared direction: samples leaning on it
+        # more are close to everyone (hubs).
+        weight = rng.uniform(1.0, 4.0, (n, 1)).astype(np.float32)
+        feats = weight * shared + 0.5 * centres[pid] + 0.5 * noise
     return np.ascontiguousarray(feats[rng.permutation(n)], dtype=np.float32)
