@@ -4,6 +4,7 @@
 from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
 from .image_search import index_image_folder, list_images, search_text
 from .inferencer import TextImageInferencer
+from .rehearsal import RehearsalHook, run_rehearsal
 from .result_grid import draw_result_grid
 
 __all__ = [
@@ -15,4 +16,6 @@ __all__ = [
     'list_images',
     'search_text',
     'draw_result_grid',
+    'RehearsalHook',
+    'run_rehearsal',
 ]
