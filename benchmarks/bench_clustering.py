@@ -12,6 +12,14 @@ Usage::
 
     PYTHONPATH=. python benchmarks/bench_clustering.py --n 68126 --threads 2
     PYTHONPATH=. python benchmarks/bench_clustering.py --n 3000 --check-dense
+    PYTHONPATH=. python benchmarks/bench_clustering.py --dist overlap   # or neardup, dominant
+
+``--dist`` picks the feature distribution: ``looks`` (the structured
+CLIP-like features above, default) or one of the adversarial distributions of
+``tests/test_models/test_clustering/distributions.py`` (``overlap``: identity
+centres plus isotropic noise of the same norm; ``neardup``: near-duplicate
+features and one large near-identical group; ``dominant``: one shared direction
+carrying most of the norm).
 
 Prints wall time, peak RSS, number of clusters and outlier ratio (and, with
 ``--check-dense``, the ARI against the dense oracle of the tests).
@@ -27,6 +35,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'test_models', 'test_clustering'))
+
+from distributions import DISTRIBUTIONS, make_distribution  # noqa: E402
 
 
 def make_features(n: int, dim: int = 512, modality: str = 'image', seed: int = 0) -> np.ndarray:
@@ -84,6 +94,7 @@ def main() -> None:
     parser.add_argument('--n', type=int, default=68126)
     parser.add_argument('--dim', type=int, default=512)
     parser.add_argument('--modality', choices=['image', 'text'], default='image')
+    parser.add_argument('--dist', choices=('looks',) + DISTRIBUTIONS, default='looks')
     parser.add_argument('--threads', type=int, default=2, help='faiss / torch threads')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--check-dense', action='store_true', help='ARI vs dense oracle')
@@ -97,7 +108,10 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
 
-    feats = make_features(args.n, args.dim, args.modality, args.seed)
+    if args.dist == 'looks':
+        feats = make_features(args.n, args.dim, args.modality, args.seed)
+    else:
+        feats = make_distribution(args.dist, args.n, args.dim, args.seed)
     rss0 = current_rss_gib()
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
@@ -106,7 +120,8 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     n_clusters = int(labels.max()) + 1
     print(
-        f'N={args.n} D={args.dim} modality={args.modality} threads={args.threads} '
+        f'N={args.n} D={args.dim} dist={args.dist} modality={args.modality} '
+        f'threads={args.threads} '
         f'faiss_gpus={faiss.get_num_gpus()}'
     )
     print(

@@ -4,6 +4,9 @@
 Example::
 
     python tools/dataset_converters/make_synthetic.py --out data/synthetic
+    # CUHK-PEDES' exact counts (or ICFG-PEDES'), parallel and resumable:
+    python tools/dataset_converters/make_synthetic.py --preset cuhk-size --out data/cuhk_size
+    python tools/dataset_converters/make_synthetic.py --preset icfg-size --out data/icfg_size
 
 An existing ``--out`` folder is replaced only when it is empty or is a synthetic
 set written by this tool (its ``synthetic_meta.json`` lists every file in it);
@@ -16,6 +19,7 @@ import time
 from typing import List, Optional
 
 from tpr_mm.datasets.synthetic import generate_synthetic_pedes
+from tpr_mm.datasets.synthetic.size_true import PRESETS, generate_size_true
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -36,6 +40,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
+        '--preset',
+        choices=sorted(PRESETS),
+        default=None,
+        help='size-true set with the real split counts (ignores the size options); '
+        'parallel and resumable: rerun to complete an interrupted run',
+    )
+    parser.add_argument('--workers', type=int, default=None, help='processes for --preset')
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='regenerate even if a matching synthetic set exists (a folder that is not a '
@@ -48,7 +60,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     try:
-        stats = generate(args)
+        if args.preset:
+            stats = generate_size_true(args.out, args.preset, args.seed, args.workers)
+        else:
+            stats = generate(args)
     except (FileExistsError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

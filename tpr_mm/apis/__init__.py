@@ -5,6 +5,7 @@ from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
 from .image_search import index_image_folder, list_images, search_text
 from .index_files import CorruptIndexError
 from .inferencer import TextImageInferencer
+from .rehearsal import RehearsalHook, run_rehearsal
 from .result_grid import draw_result_grid
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     'list_images',
     'search_text',
     'draw_result_grid',
+    'RehearsalHook',
+    'run_rehearsal',
 ]

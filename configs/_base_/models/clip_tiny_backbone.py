@@ -6,6 +6,8 @@ clip_tiny_backbone = dict(
     pretrained=None,
     img_size=(64, 24),
     context_length=64,
+    # cut token ids to the batch's longest caption (causal mask: same outputs, cheaper)
+    trim_text_padding=True,
     model_cfg=dict(
         embed_dim=128,
         vision_cfg=dict(

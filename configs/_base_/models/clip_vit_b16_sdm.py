@@ -10,6 +10,8 @@ model = dict(
         pretrained='data/pretrained/ViT-B-16.pt',
         img_size=(384, 128),
         context_length=77,
+        # cut token ids to the batch's longest caption (causal mask: same outputs, cheaper)
+        trim_text_padding=True,
     ),
     head=dict(
         type='GlobalMatchingHead',

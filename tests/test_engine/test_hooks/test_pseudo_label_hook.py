@@ -50,7 +50,7 @@ class Recorder(Hook):
         self.labels.append((head.img_pseudo_labels.clone(), head.txt_pseudo_labels.clone()))
         self.banks.append((head.img_memory.bank.clone(), head.txt_memory.bank.clone()))
         hook = next(h for h in runner.hooks if isinstance(h, PseudoLabelHook))
-        img, txt = hook.encode(runner.model, hook._loader)  # same weights as the hook saw
+        img, txt = hook.encode_train(runner.model, runner)  # same weights as the hook saw
         yv, yt = self.labels[-1]
         self.rebuilt.append(
             (

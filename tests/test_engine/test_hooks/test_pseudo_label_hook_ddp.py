@@ -63,7 +63,7 @@ def _run(cfg, model):
     finally:
         plh.cluster_pseudo_labels = original
     module = model.module if hasattr(model, 'module') else model
-    img, txt = hook.encode(module, hook._loader)
+    img, txt = hook.encode_train(module, runner)
     head = module.head
     out = {
         'calls': calls,

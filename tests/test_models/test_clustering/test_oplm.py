@@ -159,3 +159,22 @@ def test_rule_errors():
         outlier_pseudo_label_mining(yv, yt, fv, ft, rule='nope')
     with pytest.raises(ValueError, match='no reliability gate'):
         outlier_pseudo_label_mining(yv, yt, fv, ft, gate_threshold=0.5, rule='clpc')
+
+
+@pytest.mark.parametrize('block', [1, 7])
+def test_oplm_chunked_queries_same_result(monkeypatch, block):
+    """Similarity blocks of a few entries (one giant cluster's queries split in
+    many chunks) give the naive loop's labels."""
+    from tpr_mm.models.clustering import oplm
+
+    monkeypatch.setattr(oplm, '_SIM_BLOCK', block)
+    rng = np.random.default_rng(5)
+    n = 60
+    yt = np.zeros(n, dtype=np.int64)  # one text cluster holding every pair
+    yv = rng.integers(-1, 3, size=n)
+    yv[:25] = -1
+    fv = rng.normal(size=(n, 5)).astype(np.float32)
+    ft = rng.normal(size=(n, 5)).astype(np.float32)
+    new_v, _, stats = outlier_pseudo_label_mining(yv, yt, fv, ft)
+    np.testing.assert_array_equal(new_v, _naive_mine(yv, yt, fv, None))
+    assert stats['img_recovered'] >= 25

@@ -11,19 +11,16 @@ import time
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from mmengine.dist import broadcast_object_list, get_rank, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.amp import autocast
-from tqdm import tqdm
 
 from tpr_mm.models.clustering import cluster_pseudo_labels
 from tpr_mm.models.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
 from tpr_mm.models.clustering.quality import pseudo_label_quality
-from tpr_mm.models.memories.gather import all_gather_rows
-from tpr_mm.registry import HOOKS
+from tpr_mm.registry import DATASETS, HOOKS
+
+from .view_encoding import encode_view, gather_by_id, view_ids
 
 DEFAULT_CLUSTER_CFG = {'k1': 30, 'k2': 6, 'eps': 0.6, 'min_samples': 4}
 
@@ -73,6 +70,13 @@ class PseudoLabelHook(Hook):
         head (str): Attribute of the model holding ``set_pseudo_labels``.
         fp16 (bool): Autocast while encoding.
         progress (bool): tqdm progress bar on the main process.
+        unique_images (bool): Encode every image once and every caption once
+            (the dataset's ``'image'`` and ``'text'`` views, gathered per pair
+            by ``image_id`` / ``caption_id``) instead of one image forward per
+            pair; CUHK-PEDES: 34,054 image forwards instead of 68,126.
+            Ignored when ``dataloader`` names its own dataset. Worker settings
+            (``num_workers``, ``persistent_workers``, ``pin_memory``) not given
+            in ``dataloader`` follow ``train_dataloader``.
     """
 
     priority = 'NORMAL'
@@ -89,6 +93,7 @@ class PseudoLabelHook(Hook):
         head: str = 'head',
         fp16: bool = False,
         progress: bool = True,
+        unique_images: bool = True,
     ) -> None:
         self.dataloader_cfg = copy.deepcopy(dataloader) if dataloader else {'batch_size': 128}
         self.eval_pipeline = copy.deepcopy(eval_pipeline) if eval_pipeline is not None else None
@@ -106,18 +111,39 @@ class PseudoLabelHook(Hook):
         self.head = head
         self.fp16 = fp16
         self.progress = progress
-        self._loader = None
+        self.unique_images = unique_images
+        self._loaders: Dict[str, object] = {}
+        self._pairs = self._pair_ids = self._view_ids = None
 
-    # -- dataloader ---------------------------------------------------------
-    def _loader_cfg(self, runner) -> dict:
+    def _index_pairs(self, runner) -> None:
+        """image_id / caption_id of every training pair (annotations only)."""
+        if self._pair_ids is None:
+            self._pairs = DATASETS.build(self._loader_cfg(runner, 'pair')['dataset'])
+            self._pair_ids = (
+                view_ids(self._pairs, 'image_id'),
+                view_ids(self._pairs, 'caption_id'),
+            )
+
+    def _num_pairs(self, runner) -> int:
+        if self._use_views(runner):
+            self._index_pairs(runner)
+            return len(self._pair_ids[0])
+        return len(self._get_loader(runner, 'pair').dataset)
+
+    # -- dataloaders --------------------------------------------------------
+    def _loader_cfg(self, runner, modality: str = 'pair') -> dict:
         cfg = copy.deepcopy(self.dataloader_cfg)
         cfg.setdefault('sampler', {'type': 'DefaultSampler', 'shuffle': False})
+        train = runner.cfg.get('train_dataloader') or {}
+        # Worker settings follow the training loader unless the hook sets its own.
+        for key in ('num_workers', 'persistent_workers', 'pin_memory'):
+            if key not in cfg and key in train:
+                cfg[key] = train[key]
         cfg.setdefault('num_workers', 0)
         if cfg['num_workers'] == 0:
             cfg['persistent_workers'] = False
         if 'dataset' in cfg:
             return cfg
-        train = runner.cfg.get('train_dataloader') or {}
         if 'dataset' not in train:
             raise ValueError(
                 'PseudoLabelHook: give dataloader.dataset or a train_dataloader '
@@ -131,61 +157,67 @@ class PseudoLabelHook(Hook):
                 pipeline = copy.deepcopy(loader['dataset']['pipeline'])
         if pipeline is None:
             raise ValueError('PseudoLabelHook: set eval_pipeline (no test/val pipeline to reuse)')
-        dataset.update(modality='pair', pipeline=pipeline)
+        dataset.update(modality=modality, pipeline=pipeline)
         cfg['dataset'] = dataset
         return cfg
 
-    def _get_loader(self, runner):
-        if self._loader is None:
-            self._loader = runner.build_dataloader(self._loader_cfg(runner), seed=runner.seed)
-        return self._loader
+    def _get_loader(self, runner, modality: str = 'pair'):
+        if modality not in self._loaders:
+            cfg = self._loader_cfg(runner, modality)
+            self._loaders[modality] = runner.build_dataloader(cfg, seed=runner.seed)
+        return self._loaders[modality]
+
+    @property
+    def _loader(self):
+        """The pair-view loader (built by :meth:`encode_train` when used)."""
+        return self._loaders.get('pair')
+
+    def _use_views(self, runner) -> bool:
+        """Encode images and captions separately unless the hook was given its
+        own dataset (whose views it cannot derive) or told not to."""
+        return self.unique_images and 'dataset' not in self.dataloader_cfg
 
     # -- encoding -----------------------------------------------------------
-    @torch.no_grad()
     def encode(self, model, loader) -> Tuple[np.ndarray, np.ndarray]:
-        """Unit image and text features of every pair, in dataset order.
+        """Unit image and text features of every pair of a pair-view loader,
+        in dataset order (one image forward per pair).
 
         Returns:
             tuple[np.ndarray, np.ndarray]: (N, D) float32 each, on every rank.
         """
-        was_training = model.training
-        model.eval()
-        idx, img, txt = [], [], []
-        bar = tqdm(
-            total=len(loader),
-            desc='clustering: encoding train pairs',
-            leave=False,
-            dynamic_ncols=True,
-            disable=not (self.progress and is_main_process()),
+        out = encode_view(
+            model, loader, ('img', 'text'), self.fp16, self.progress, 'clustering: encoding pairs'
         )
-        for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            with autocast(enabled=self.fp16):
-                feats = model.extract_feat(data['inputs'])
-            img.append(F.normalize(feats['img_feats'].float(), dim=1))
-            txt.append(F.normalize(feats['text_feats'].float(), dim=1))
-            idx.extend(int(s.sample_idx) for s in data['data_samples'])
-            bar.update(1)
-        bar.close()
-        model.train(was_training)
-        device = img[0].device
-        index = all_gather_rows(torch.tensor(idx, dtype=torch.long, device=device)).cpu().numpy()
-        img = all_gather_rows(torch.cat(img)).cpu().numpy()
-        txt = all_gather_rows(torch.cat(txt)).cpu().numpy()
-        n = len(loader.dataset)
-        if index.size and (index.min() < 0 or index.max() >= n):
-            raise IndexError(f'PseudoLabelHook: sample_idx outside 0..{n - 1}')
-        # Samplers may pad with repeated indices; any copy of a row is the same pair.
-        out_img = np.zeros((n, img.shape[1]), dtype=np.float32)
-        out_txt = np.zeros((n, txt.shape[1]), dtype=np.float32)
-        out_img[index], out_txt[index] = img, txt
-        missing = n - np.unique(index).size
-        if missing:
-            raise RuntimeError(
-                f'PseudoLabelHook: {missing} of {n} training pairs were not '
-                'encoded; the clustering sampler must cover the whole dataset'
+        return out['img'], out['text']
+
+    def encode_train(self, model, runner) -> Tuple[np.ndarray, np.ndarray]:
+        """Unit image and text features of every training pair, in dataset order.
+
+        With ``unique_images`` every image is encoded once (the ``'image'``
+        view) and every caption once (the ``'text'`` view); the pair rows are
+        gathered through ``image_id`` / ``caption_id``.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: (N, D) float32 each, on every rank.
+        """
+        if not self._use_views(runner):
+            return self.encode(model, self._get_loader(runner, 'pair'))
+        self._index_pairs(runner)
+        images, texts = self._get_loader(runner, 'image'), self._get_loader(runner, 'text')
+        img = encode_view(
+            model, images, ('img',), self.fp16, self.progress, 'clustering: encoding images'
+        )['img']
+        txt = encode_view(
+            model, texts, ('text',), self.fp16, self.progress, 'clustering: encoding captions'
+        )['text']
+        if self._view_ids is None:
+            self._view_ids = (
+                view_ids(images.dataset, 'image_id'),
+                view_ids(texts.dataset, 'caption_id'),
             )
-        return out_img, out_txt
+        img = gather_by_id(img, self._view_ids[0], self._pair_ids[0], 'image_id')
+        txt = gather_by_id(txt, self._view_ids[1], self._pair_ids[1], 'caption_id')
+        return img, txt
 
     # -- labels -------------------------------------------------------------
     def compute_labels(
@@ -223,8 +255,7 @@ class PseudoLabelHook(Hook):
                 f'PseudoLabelHook: model.{self.head} has no set_pseudo_labels; '
                 'use a head such as CPCLHead'
             )
-        loader = self._get_loader(runner)
-        n = len(loader.dataset)
+        n = self._num_pairs(runner)
         n_train = len(runner.train_dataloader.dataset)
         if n != n_train:
             raise ValueError(
@@ -239,10 +270,11 @@ class PseudoLabelHook(Hook):
                 f'{self.start_epoch + 1}, every pair is an outlier'
             )
             return
-        img, txt = self.encode(model, loader)
+        img, txt = self.encode_train(model, runner)
         payload = [None, None, None]
         if get_rank() == 0:
-            true = self._true_pids(loader.dataset)
+            pairs = self._pairs if self._use_views(runner) else self._loader.dataset
+            true = self._true_pids(pairs)
             payload = list(self.compute_labels(img, txt, true))
         broadcast_object_list(payload, src=0)
         yv, yt, stats = payload

@@ -146,6 +146,22 @@ def _project_text(clip: CLIP, x: Tensor) -> Tensor:
     return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
 
+def trim_padding(text: Tensor) -> Tensor:
+    """Cut (B, T) CLIP token ids to the batch's longest caption.
+
+    The EOT token is the largest id, so ``argmax`` finds it; everything after
+    the last EOT of the batch is padding. With the causal mask no kept
+    position attends to a cut one, so the outputs of the kept positions (and
+    the EOT pooling) are unchanged.
+
+    Returns:
+        Tensor: (B, T') with ``T' = max_b argmax(text[b]) + 1``.
+    """
+    if text.ndim != 2 or text.shape[1] == 0:
+        return text
+    return text[:, : int(text.argmax(dim=-1).max()) + 1]
+
+
 def text_token_forward(
     clip: CLIP, text: Tensor, return_tokens: bool = False, return_attention: bool = False
 ) -> Dict[str, Tensor]:

@@ -18,7 +18,12 @@ from torch import Tensor
 
 from tpr_mm.registry import MODELS
 
-from .clip_tokens import check_token_support, image_token_forward, text_token_forward
+from .clip_tokens import (
+    check_token_support,
+    image_token_forward,
+    text_token_forward,
+    trim_padding,
+)
 from .clip_weights import (
     is_torchscript_archive,
     load_clip_state_dict,
@@ -71,6 +76,13 @@ class OpenCLIPBackbone(BaseModule):
         pos_embed_interpolation: ``'bilinear'`` (default) or ``'bicubic'``.
         context_length: Text positions of the model (77 for CLIP).
         grad_checkpointing: Enable activation checkpointing in both towers.
+        trim_text_padding: Cut the token ids to the batch's longest caption
+            (its EOT, the largest id) before the text tower. CLIP's causal
+            mask makes every kept position's output independent of the
+            trailing padding, so ``global`` (EOT pooling) is unchanged up to
+            float tolerance, at a fraction of the cost for short captions.
+            Not applied when the attention map is requested (token-level
+            heads such as CFine's select tokens over the full length).
         init_cfg: MMEngine init config.
     """
 
@@ -84,6 +96,7 @@ class OpenCLIPBackbone(BaseModule):
         pos_embed_interpolation: str = 'bilinear',
         context_length: int = 77,
         grad_checkpointing: bool = False,
+        trim_text_padding: bool = True,
         init_cfg: Optional[Union[dict, list]] = None,
     ):
         super().__init__(init_cfg=init_cfg)
@@ -97,6 +110,7 @@ class OpenCLIPBackbone(BaseModule):
         self.model_name = model_name
         self.img_size = (int(img_size[0]), int(img_size[1]))
         self.context_length = int(context_length)
+        self.trim_text_padding = bool(trim_text_padding)
         self.pos_embed_interpolation = pos_embed_interpolation
         pretrained = str(pretrained) if isinstance(pretrained, Path) else pretrained
         source = self._classify_pretrained(pretrained, model_name)
@@ -238,13 +252,23 @@ class OpenCLIPBackbone(BaseModule):
     ) -> Dict[str, Tensor]:
         """Encode token ids (B, T), T <= context_length.
 
+        With ``trim_text_padding`` (and no attention requested) the ids are
+        first cut to ``T' = max EOT position + 1`` of the batch.
+
         Returns:
             ``global`` (B, D) at the EOT (argmax) position; with
-            ``return_tokens``: ``tokens`` (B, T, D), ``tokens_unprojected``
-            (B, T, text_width), ``mask`` (B, T) bool, ``eot_index`` (B,);
+            ``return_tokens``: ``tokens`` (B, T', D), ``tokens_unprojected``
+            (B, T', text_width), ``mask`` (B, T') bool, ``eot_index`` (B,);
             with ``return_attention``: causal ``attention`` (B, T, T). See
             :func:`~tpr_mm.models.backbones.clip_tokens.text_token_forward`.
         """
+        valid = (
+            text.ndim == 2
+            and not text.is_floating_point()
+            and text.shape[1] <= self.clip.context_length
+        )
+        if self.trim_text_padding and not return_attention and valid:  # else: the forward names it
+            text = trim_padding(text)
         return text_token_forward(self.clip, text, return_tokens, return_attention)
 
     def forward(

@@ -18,8 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .knn import ArrayLike, knn_normalized, normalize_features, pair_similarity
+from .overlap import overlap_blocks, to_distance
 
-# Contributions (row, column-mate) handled per block of the Jaccard loop.
+# Triples (i, c, e) handled per chunk of the expanded-set search.
 _BLOCK_CONTRIB = 1 << 22
 # Rows per dense scatter table in _lookup (table: rows x N int64).
 _LOOKUP_ROWS = 32
@@ -47,8 +48,12 @@ def _lookup(
     of rows replaces a binary search per query.
     """
     out = np.full(len(q_rows), -1, dtype=np.int64)
+    if len(q_rows) == 0:
+        return out
     table = np.zeros(_LOOKUP_ROWS * n, dtype=np.int64)
-    starts = np.arange(0, n + _LOOKUP_ROWS, _LOOKUP_ROWS)
+    # Only the row blocks the queries touch.
+    lo, hi = q_rows[0] // _LOOKUP_ROWS, q_rows[-1] // _LOOKUP_ROWS + 1
+    starts = np.arange(lo, hi + 1, dtype=np.int64) * _LOOKUP_ROWS
     kb, qb = np.searchsorted(rows, starts), np.searchsorted(q_rows, starts)
     for b, i0 in enumerate(starts[:-1]):
         keys, queries = slice(kb[b], kb[b + 1]), slice(qb[b], qb[b + 1])
@@ -90,23 +95,32 @@ def _expand_rows(ptr: sp.spmatrix, sel: np.ndarray) -> Tuple[np.ndarray, np.ndar
 
 
 def _expanded_sets(idx: np.ndarray, half: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Sorted (row, col) pairs of the expanded k-reciprocal sets R*(i)."""
-    n = idx.shape[0]
+    """Sorted (row, col) pairs of the expanded k-reciprocal sets R*(i).
+
+    Rows are taken in chunks so that the (i, c, e) triples never exceed
+    ``_BLOCK_CONTRIB`` entries (about ``rows * k1 * half`` each).
+    """
+    n, k = idx.shape
     rec = _reciprocal(idx)
     rec_half = _reciprocal(idx[:, :half])
     half_len = np.diff(rec_half.indptr)
-    # Candidate pairs (i, c) with c in R(i) and the triples (i, c, e), e in R(c, half).
     ci = np.repeat(np.arange(n, dtype=np.int64), np.diff(rec.indptr))
     cc = rec.indices.astype(np.int64)
-    owner, pos = _expand_rows(rec_half, cc)
-    e = rec_half.indices[pos].astype(np.int64)
-    in_rec = _lookup(ci, cc, ci[owner], e, n) >= 0
-    overlap = np.bincount(owner, weights=in_rec, minlength=len(cc))
-    # |R(c, half) & R(i)| > 2/3 |R(c, half)|, in integers.
-    take = (3 * overlap > 2 * half_len[cc])[owner]
-    keys = np.sort(np.concatenate([ci * n + cc, ci[owner[take]] * n + e[take]]))
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-    return np.divmod(keys, n)
+    step = max(1, _BLOCK_CONTRIB // (k * max(half, 1)))
+    out = []
+    for r0 in range(0, n, step):
+        a, b = rec.indptr[r0], rec.indptr[min(r0 + step, n)]
+        # Candidate pairs (i, c) with c in R(i) and the triples (i, c, e), e in R(c, half).
+        owner, pos = _expand_rows(rec_half, cc[a:b])
+        e = rec_half.indices[pos].astype(np.int64)
+        in_rec = _lookup(ci, cc, ci[a:b][owner], e, n) >= 0
+        overlap = np.bincount(owner, weights=in_rec, minlength=b - a)
+        # |R(c, half) & R(i)| > 2/3 |R(c, half)|, in integers.
+        take = (3 * overlap > 2 * half_len[cc[a:b]])[owner]
+        keys = np.concatenate([ci[a:b] * n + cc[a:b], ci[a:b][owner[take]] * n + e[take]])
+        keys = np.sort(keys)
+        out.append(keys[np.concatenate([[True], keys[1:] != keys[:-1]])])
+    return np.divmod(np.concatenate(out), n)
 
 
 def _kreciprocal_weights(
@@ -129,57 +143,22 @@ def _kreciprocal_weights(
 def _min_overlap(
     vqe: sp.csr_matrix, max_distance: Optional[float]
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Jaccard distance of overlapping pairs ``i < j`` and of ``(i, i)``.
-
-    For every entry ``(i, k)`` the inverted index of column ``k`` lists the
-    rows ``j > i`` sharing it; their ``min`` contributions are summed per pair
-    with two counting sorts (CSR -> CSC), never a comparison sort.
-    """
+    """Sorted, mirrored (row, col, distance) entries of the overlapping pairs
+    within ``max_distance``, the diagonal included once."""
     n = vqe.shape[0]
-    nnz = vqe.nnz
-    itype = np.int32 if nnz + _BLOCK_CONTRIB < 2**31 else np.int64
-    ent_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(vqe.indptr))
-    # Column-major copy; a stable sort keeps rows ascending within a column.
-    perm = np.argsort(vqe.indices, kind='stable')
-    col_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(vqe.indices, minlength=n), out=col_ptr[1:])
-    col_rows, col_vals = ent_row[perm].astype(itype), vqe.data[perm]
-    pos_in_col = np.empty(nnz, dtype=np.int64)
-    pos_in_col[perm] = np.arange(nnz)
-    # Entry (i, k) pairs with the column-mates after it (rows j > i).
-    first = pos_in_col + 1
-    count = col_ptr[vqe.indices + 1] - first
-    cum = np.concatenate([[0], np.cumsum(count)])
-
-    self_s = np.bincount(ent_row, weights=vqe.data, minlength=n)
-    out = [(np.arange(n), np.arange(n), 1.0 - self_s / (2.0 - self_s))]
-    # Blocks of whole rows: a pair (i, j) only gets contributions from row i.
-    row_cum = cum[vqe.indptr]
-    row_cnt = np.diff(row_cum)
-    i0 = 0
-    while i0 < n:
-        i1 = int(np.searchsorted(row_cum, row_cum[i0] + _BLOCK_CONTRIB, side='right')) - 1
-        i1 = min(max(i1, i0 + 1), n)
-        a, b = vqe.indptr[i0], vqe.indptr[i1]
-        cnt = count[a:b]
-        # Positions in the column-major arrays, offsets taken within the block.
-        pos = np.repeat((first[a:b] - (cum[a:b] - cum[a])).astype(itype), cnt)
-        pos += np.arange(cum[b] - cum[a], dtype=itype)
-        contrib = np.repeat(vqe.data[a:b], cnt)
-        np.minimum(contrib, col_vals[pos], out=contrib)
-        r_ptr = np.concatenate([[0], np.cumsum(row_cnt[i0:i1])])
-        acc = sp.csr_matrix((contrib, col_rows[pos], r_ptr), shape=(i1 - i0, n)).tocsc()
-        acc.sum_duplicates()  # indices come out sorted: linear-time merge
-        j = np.repeat(np.arange(n, dtype=np.int64), np.diff(acc.indptr))
-        s = acc.data
-        out.append((acc.indices.astype(np.int64) + i0, j, 1.0 - s / (2.0 - s)))
-        i0 = i1
-    rows = np.concatenate([o[0] for o in out])
-    cols = np.concatenate([o[1] for o in out])
-    dist = np.maximum(np.concatenate([o[2] for o in out]), 0.0)
+    self_s = np.bincount(
+        np.repeat(np.arange(n), np.diff(vqe.indptr)), weights=vqe.data, minlength=n
+    )
+    diag = np.arange(n, dtype=np.int64)
+    parts = [(diag, diag, to_distance(self_s))]
     if max_distance is not None:
-        keep = dist <= max_distance
-        rows, cols, dist = rows[keep], cols[keep], dist[keep]
+        keep = parts[0][2] <= max_distance
+        parts = [(diag[keep], diag[keep], parts[0][2][keep])]
+    parts += [(r, c, d) for _, r, c, d in overlap_blocks(vqe, max_distance)]
+    rows = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
+    dist = np.concatenate([p[2] for p in parts])
+    del parts
     # Mirror the upper triangle; the diagonal is listed once.
     off = rows != cols
     rows, cols = np.concatenate([rows, cols[off]]), np.concatenate([cols, rows[off]])
@@ -188,11 +167,8 @@ def _min_overlap(
     return rows[order], cols[order], dist[order]
 
 
-def jaccard_from_normalized(
-    x: np.ndarray, k1: int = 30, k2: int = 6, max_distance: Optional[float] = None
-) -> sp.csr_matrix:
-    """:func:`sparse_jaccard_distance` on features already passed through
-    :func:`normalize_features`."""
+def query_expanded_weights(x: np.ndarray, k1: int = 30, k2: int = 6) -> sp.csr_matrix:
+    """``V_qe``: the query-expanded k-reciprocal encodings (N, N), sorted CSR."""
     n = x.shape[0]
     k1, half, k2 = neighbour_sizes(n, k1, k2)
     sims, idx = knn_normalized(x, k1)
@@ -204,8 +180,17 @@ def jaccard_from_normalized(
         )
         v = q @ v
         v.sort_indices()
+    return v
+
+
+def jaccard_from_normalized(
+    x: np.ndarray, k1: int = 30, k2: int = 6, max_distance: Optional[float] = None
+) -> sp.csr_matrix:
+    """:func:`sparse_jaccard_distance` on features already passed through
+    :func:`normalize_features`."""
+    v = query_expanded_weights(x, k1, k2)
     # Built from raw arrays so that exact-zero distances stay stored.
-    return _csr(*_min_overlap(v, max_distance), n)
+    return _csr(*_min_overlap(v, max_distance), x.shape[0])
 
 
 def sparse_jaccard_distance(

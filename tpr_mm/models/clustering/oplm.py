@@ -83,7 +83,14 @@ def mine_one_modality(
         if cands.size == 0:
             continue
         queries = todo[paired_labels[todo] == c]
-        best = cands[np.argmax(feats[queries] @ feats[cands].T, axis=1)]
+        # Queries in chunks: one giant cluster must not build a |Q| x |C| matrix.
+        step = max(1, _SIM_BLOCK // cands.size)
+        best = np.concatenate(
+            [
+                cands[np.argmax(feats[queries[s : s + step]] @ feats[cands].T, axis=1)]
+                for s in range(0, queries.size, step)
+            ]
+        )
         new = labels[best]
         if protos is not None:
             accept = np.einsum('nd,nd->n', feats[queries], protos[new]) >= gate_threshold

@@ -8,9 +8,10 @@ alibaba/cluster-contrast-reid:examples/cluster_contrast_train_usl.py.
 
 import numpy as np
 
-from .dbscan import dbscan_precomputed_sparse
-from .jaccard import jaccard_from_normalized
+from .jaccard import query_expanded_weights
 from .knn import ArrayLike, normalize_features
+from .overlap import overlap_blocks
+from .stream_dbscan import dbscan_pair_blocks
 
 
 def cluster_pseudo_labels(
@@ -25,8 +26,10 @@ def cluster_pseudo_labels(
     Features are L2-normalised, turned into the k-reciprocal Jaccard distance
     (Zhong et al., CVPR 2017; cluster-contrast defaults ``k1=30, k2=6``) and
     clustered by DBSCAN (``eps=0.6, min_samples=4``) with scikit-learn's
-    semantics. Only pairs within ``eps`` are ever stored, so memory grows
-    linearly with N.
+    semantics. The overlapping pairs are computed in blocks of bounded work,
+    cut at ``eps`` inside the block and fed straight to a streaming DBSCAN
+    (:class:`StreamingDBSCAN`), so the eps-graph is never stored: memory is
+    O(N * (k1 * k2 + min_samples)) plus a fixed block, whatever the data.
 
     Args:
         features (np.ndarray | torch.Tensor): (N, D) features of one modality,
@@ -46,5 +49,6 @@ def cluster_pseudo_labels(
             f'need eps >= 0 and min_samples >= 1, got eps={eps}, min_samples={min_samples}'
         )
     x = normalize_features(features)
-    dist = jaccard_from_normalized(x, k1, k2, max_distance=eps)
-    return dbscan_precomputed_sparse(dist, eps, min_samples)
+    v = query_expanded_weights(x, k1, k2)
+    blocks = ((i1, rows, cols) for i1, rows, cols, _ in overlap_blocks(v, max_distance=eps))
+    return dbscan_pair_blocks(blocks, x.shape[0], min_samples)

@@ -1,0 +1,61 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""The rehearsal runs a config end to end and reports every phase."""
+
+import json
+import os
+
+from mmengine.config import Config
+
+from tpr_mm.apis.rehearsal import (
+    format_table,
+    projected_epoch_seconds,
+    rehearsal_config,
+    run_rehearsal,
+)
+from tpr_mm.testing.configs import shrink_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_rehearsal_config_shrinks_only_the_backbone(tmp_path):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'cpcl_cuhk.py'))
+    r = rehearsal_config(cfg, str(tmp_path / 'data'), str(tmp_path / 'work'))
+    bb = r.model.backbone
+    assert bb.pretrained is None and bb.model_cfg['vision_cfg']['layers'] == 1
+    assert bb.model_cfg['vision_cfg']['image_size'] == (384, 128)
+    assert r.model.head == cfg.model.head  # heads, losses as shipped
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert r[key].dataset.data_root == str(tmp_path / 'data')
+        assert r[key].dataset.pipeline == cfg[key].dataset.pipeline
+        assert r[key].batch_size == cfg[key].batch_size
+        assert r[key].num_workers == cfg[key].num_workers
+    assert r.train_cfg.max_epochs == 1
+    assert [h.type for h in r.custom_hooks][:-1] == [h.type for h in cfg.custom_hooks]
+    assert r.custom_hooks[-1].type == 'RehearsalHook'
+    assert projected_epoch_seconds(1e9, 1000, 1.0) == 3.0
+
+
+def test_tiny_rehearsal_reports_every_phase(tmp_path):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'cpcl_synthetic.py'))
+    data_root = str(tmp_path / 'synthetic')
+    cfg = shrink_config(cfg, str(tmp_path / 'w0'), data_root, max_epochs=1)
+    hook = next(h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook')
+    hook.update(cluster_cfg={'k1': 6, 'k2': 3, 'eps': 0.5, 'min_samples': 2}, progress=False)
+    path = str(tmp_path / 'tiny_cpcl.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    result = run_rehearsal(path, data_root, work, device_tflops=100.0)
+    names = [row['phase'] for row in result['phases']]
+    assert names[0].startswith('before_train_epoch') and names[1:] == ['train_epoch', 'val', 'test']
+    n_train = 60
+    for row in result['phases']:
+        assert row['wall_s'] >= 0 and row['peak_rss_gib'] > 0.05 and row['items'] > 0
+    assert result['phases'][1]['items'] == n_train
+    proj = result['projection']
+    assert proj['forward_flops_per_sample'] > 1e5 and proj['train_samples'] == n_train
+    assert proj['projected_gpu_epoch_s'] == round(
+        3 * proj['forward_flops_per_sample'] * n_train / 100e12, 1
+    )
+    with open(os.path.join(work, 'rehearsal.json')) as f:
+        assert json.load(f)['phases'] == result['phases']
+    assert 'PROJECTION (not measured)' in format_table(result)

@@ -1,0 +1,346 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""Full-scale rehearsal: a real leaf config, true data size, a shrunk backbone.
+
+:func:`rehearsal_config` points every dataset of a config at a size-true set
+(see :mod:`tpr_mm.datasets.synthetic.size_true`) and shrinks only the width
+and depth of the backbones (CLIP towers: one layer of width 64, the output
+dimension kept so that heads, necks and losses are built as shipped; BERT:
+one layer of width 64). Dataloaders, pipelines (384 x 128 images), hooks
+(the full pseudo-label pass of CPCL), the training epoch, validation and test
+run as shipped. :class:`RehearsalHook` measures each phase: wall time, peak
+resident memory of the main process, items per second.
+
+:func:`projected_epoch_seconds` turns the measured FLOPs of one training
+sample of the *unshrunk* model (``torch.utils.flop_counter``, forward x 3 for
+forward + backward) into a projected GPU epoch time at a stated sustained
+throughput. It is a projection, not a measurement.
+"""
+
+import copy
+import json
+import os
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from tqdm import tqdm
+
+from tpr_mm.registry import HOOKS
+
+# Default sustained throughput of the projection: an A100-class GPU at ~40 %
+# of its 312 TFLOP/s dense bf16 peak, a typical ViT training efficiency.
+DEFAULT_DEVICE_TFLOPS = 125.0
+
+
+def _tiny_clip(backbone: dict) -> dict:
+    img_size = tuple(backbone.get('img_size', (384, 128)))
+    ctx = int(backbone.get('context_length', 77))
+    return dict(
+        embed_dim=512,  # kept: heads, necks and losses are built for it
+        vision_cfg=dict(image_size=img_size, patch_size=16, width=64, layers=1, head_width=32),
+        text_cfg=dict(context_length=ctx, vocab_size=49408, width=64, heads=2, layers=1),
+    )
+
+
+def _shrink(node) -> None:
+    """Shrink every backbone config found under ``node``, in place."""
+    if isinstance(node, dict):
+        kind = node.get('type')
+        if kind == 'OpenCLIPBackbone':
+            node.update(pretrained=None, model_cfg=_tiny_clip(node))
+        elif kind == 'HFBertBackbone':
+            node.update(
+                pretrained=None,
+                config=dict(
+                    hidden_size=64,
+                    num_hidden_layers=1,
+                    num_attention_heads=2,
+                    intermediate_size=128,
+                    vocab_size=30522,
+                ),
+            )
+        for value in node.values():
+            _shrink(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _shrink(value)
+
+
+def _point_data(node, data_root: str) -> None:
+    if isinstance(node, dict):
+        if 'data_root' in node and 'type' in node:
+            node['data_root'] = data_root
+        for value in node.values():
+            _point_data(value, data_root)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _point_data(value, data_root)
+
+
+def rehearsal_config(
+    cfg: Config, data_root: str, work_dir: str, teacher_checkpoint: Optional[str] = None
+) -> Config:
+    """A copy of ``cfg`` on ``data_root`` with shrunk backbones, one epoch.
+
+    Args:
+        cfg (Config): A shipped leaf config.
+        data_root (str): A size-true set in the config's annotation layout.
+        work_dir (str): Output folder.
+        teacher_checkpoint (str, optional): For a distilled student: the
+            rehearsed teacher's checkpoint (its teacher config is shrunk too).
+
+    Returns:
+        Config: the rehearsal config.
+    """
+    cfg = copy.deepcopy(cfg)
+    _shrink(cfg.model)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'custom_hooks'):
+        if cfg.get(key):
+            _point_data(cfg[key], os.path.abspath(data_root))
+    if teacher_checkpoint is not None and 'teacher_checkpoint' in cfg.model:
+        cfg.model.teacher_checkpoint = teacher_checkpoint
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_cfg.val_interval = 1
+    cfg.default_hooks.logger.interval = 50
+    hook = dict(type='RehearsalHook', out_file=os.path.join(work_dir, 'rehearsal_phases.json'))
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [hook]
+    return cfg
+
+
+def peak_rss_gib(reset: bool = False) -> float:
+    """Main-process resident high-water mark (``VmHWM``) in GiB; ``reset``
+    starts a new high-water mark (Linux ``/proc/self/clear_refs``)."""
+    with open('/proc/self/status') as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+    if reset:
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+        except OSError:
+            pass
+    return kb / 2**20
+
+
+@HOOKS.register_module()
+class RehearsalHook(Hook):
+    """Time each phase and record its peak memory and items per second.
+
+    Phases: ``before_train_epoch`` (every hook's pre-epoch work, e.g. the
+    CPCL clustering pass), ``train_epoch``, ``val`` and ``test``. Progress
+    bars on the training epoch, validation and test.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, out_file: Optional[str] = None) -> None:
+        self.out_file = out_file
+        self.phases: List[Dict] = []
+        self._t0 = 0.0
+        self._bar = None
+
+    def _start(self) -> None:
+        peak_rss_gib(reset=True)
+        self._t0 = time.perf_counter()
+
+    def _stop(self, name: str, items: int) -> None:
+        wall = time.perf_counter() - self._t0
+        self.phases.append(
+            dict(
+                phase=name,
+                wall_s=round(wall, 1),
+                peak_rss_gib=round(peak_rss_gib(), 2),
+                items=items,
+                items_per_s=round(items / wall, 1) if wall > 0 else None,
+            )
+        )
+        if self.out_file:  # after every phase: a run stopped later keeps what it measured
+            with open(self.out_file, 'w') as f:
+                json.dump({'phases': self.phases}, f, indent=2)
+
+    def _bar_open(self, total: int, desc: str) -> None:
+        self._bar = tqdm(total=total, desc=desc, dynamic_ncols=True, leave=False)
+
+    def _bar_close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def before_train_epoch(self, runner) -> None:
+        self._start()  # VERY_HIGH: before PseudoLabelHook (NORMAL)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if batch_idx == 0:
+            n = len(runner.train_dataloader.dataset)
+            self._stop('before_train_epoch (hooks, e.g. clustering)', n)
+            self._start()
+            self._bar_open(len(runner.train_dataloader), 'rehearsal: train epoch')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._bar.update(1)
+
+    def after_train_epoch(self, runner) -> None:
+        self._bar_close()
+        self._stop('train_epoch', len(runner.train_dataloader.dataset))
+
+    def before_val_epoch(self, runner) -> None:
+        self._start()
+        self._bar_open(len(runner.val_dataloader), 'rehearsal: validation')
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._bar.update(1)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._bar_close()
+        self._stop('val', len(runner.val_dataloader.dataset))
+
+    def before_test_epoch(self, runner) -> None:
+        self._start()
+        self._bar_open(len(runner.test_dataloader), 'rehearsal: test')
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._bar.update(1)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._bar_close()
+        self._stop('test', len(runner.test_dataloader.dataset))
+
+
+def sample_flops(model: torch.nn.Module, batch: dict) -> float:
+    """Forward FLOPs per training sample of ``model`` on one collated batch
+    (``model.loss`` in train mode, counted by ``torch.utils.flop_counter``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    data = model.data_preprocessor(batch, True)
+    model.train()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(data['inputs'], data['data_samples'], mode='loss')
+    return counter.get_total_flops() / len(data['data_samples'])
+
+
+def projected_epoch_seconds(
+    flops_per_sample: float, samples: int, device_tflops: float = DEFAULT_DEVICE_TFLOPS
+) -> float:
+    """Projected epoch time: 3 x forward FLOPs (forward + backward) per
+    sample, ``samples`` samples, at ``device_tflops`` sustained."""
+    return 3.0 * flops_per_sample * samples / (device_tflops * 1e12)
+
+
+def _real_size(node) -> None:
+    """Random-weight, real-size backbones (no checkpoint files needed)."""
+    if isinstance(node, dict):
+        if node.get('type') == 'OpenCLIPBackbone':
+            node['pretrained'] = None
+        elif node.get('type') == 'HFBertBackbone':  # bert-base-uncased's shape
+            node.update(pretrained=None, config=dict(vocab_size=30522))
+        if 'teacher_checkpoint' in node:
+            node['teacher_checkpoint'] = None
+        for value in node.values():
+            _real_size(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _real_size(value)
+
+
+def real_size_flops(cfg: Config, rehearsal_cfg: Config) -> Dict:
+    """Forward FLOPs per training sample of the unshrunk model, measured on
+    one batch of 2 samples of the rehearsal data (distillation terms of a
+    student are not counted: the teacher is not built)."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+
+    from tpr_mm.registry import MODELS
+
+    model_cfg = copy.deepcopy(cfg.model)
+    _real_size(model_cfg)
+    if 'distill_losses' in model_cfg:
+        model_cfg['distill_losses'] = []
+    with DefaultScope.overwrite_default_scope('tpr_mm'):
+        model = MODELS.build(model_cfg)
+        loader_cfg = copy.deepcopy(rehearsal_cfg.train_dataloader)
+        loader_cfg.update(batch_size=2, num_workers=0, persistent_workers=False)
+        loader = Runner.build_dataloader(loader_cfg, seed=0)
+        batch = next(iter(loader))
+    head = getattr(model, 'head', None)
+    if hasattr(head, 'set_pseudo_labels'):  # CPCL: every pair an outlier, as before clustering
+        n = len(loader.dataset)
+        none = np.full(n, -1, dtype=np.int64)
+        head.set_pseudo_labels(none, none, np.zeros((n, 1)), np.zeros((n, 1)))
+    flops = sample_flops(model, batch)
+    return {
+        'forward_flops_per_sample': int(flops),
+        'forward_gflops_per_sample': round(flops / 1e9, 2),
+    }
+
+
+def run_rehearsal(
+    config: str,
+    data_root: str,
+    work_dir: str,
+    device_tflops: float = DEFAULT_DEVICE_TFLOPS,
+    teacher_checkpoint: Optional[str] = None,
+    test: bool = True,
+) -> Dict:
+    """Rehearse ``config`` on ``data_root`` (see module doc) and return the table.
+
+    Returns:
+        dict: ``config``, ``phases`` (list of per-phase rows), ``projection``.
+    """
+    from tpr_mm.registry import RUNNERS
+
+    cfg = Config.fromfile(config)
+    os.makedirs(work_dir, exist_ok=True)
+    rcfg = rehearsal_config(cfg, data_root, work_dir, teacher_checkpoint)
+    result: Dict = {'config': config, 'data_root': data_root, 'phases': []}
+    try:
+        flops = real_size_flops(cfg, rcfg)
+        result['projection'] = dict(flops, device_tflops=device_tflops)
+    except Exception as exc:  # a projection must not stop the rehearsal
+        result['projection'] = {'error': f'{type(exc).__name__}: {exc}'}
+    runner = RUNNERS.build(rcfg)
+    hook = next(h for h in runner.hooks if isinstance(h, RehearsalHook))
+    try:
+        runner.train()
+        if test:
+            runner.test()
+    finally:
+        result['phases'] = hook.phases
+        n_train = len(runner.train_dataloader.dataset)
+        proj = result['projection']
+        if 'forward_flops_per_sample' in proj:
+            proj['train_samples'] = n_train
+            proj['projected_gpu_epoch_s'] = round(
+                projected_epoch_seconds(
+                    proj['forward_gflops_per_sample'] * 1e9, n_train, device_tflops
+                ),
+                1,
+            )
+        with open(os.path.join(work_dir, 'rehearsal.json'), 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+def format_table(result: Dict) -> str:
+    """Plain-text table of a :func:`run_rehearsal` result."""
+    lines = [f'rehearsal of {result["config"]} on {result["data_root"]}']
+    lines.append(f'{"phase":<46}{"wall s":>9}{"peak RSS GiB":>14}{"items":>9}{"items/s":>10}')
+    for row in result['phases']:
+        lines.append(
+            f'{row["phase"]:<46}{row["wall_s"]:>9}{row["peak_rss_gib"]:>14}'
+            f'{row["items"]:>9}{row["items_per_s"]:>10}'
+        )
+    proj = result.get('projection', {})
+    if 'projected_gpu_epoch_s' in proj:
+        lines.append(
+            f'PROJECTION (not measured): unshrunk model {proj["forward_gflops_per_sample"]} GFLOP '
+            f'forward per sample x3 (fwd+bwd) x {proj["train_samples"]} samples at '
+            f'{proj["device_tflops"]} TFLOP/s sustained = '
+            f'{proj["projected_gpu_epoch_s"]} s per epoch'
+        )
+    elif proj:
+        lines.append(f'projection: {proj}')
+    return '\n'.join(lines)
