@@ -24,8 +24,10 @@ from tpr_mm.registry import RUNNERS
 from tpr_mm.testing.configs import LEARNING_SYNTHETIC, learning_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CHANCE_R1 = 100.0 * LEARNING_SYNTHETIC['images_per_id'] / (
-    LEARNING_SYNTHETIC['num_test_ids'] * LEARNING_SYNTHETIC['images_per_id']
+CHANCE_R1 = (
+    100.0
+    * LEARNING_SYNTHETIC['images_per_id']
+    / (LEARNING_SYNTHETIC['num_test_ids'] * LEARNING_SYNTHETIC['images_per_id'])
 )
 NUM_QUERIES = (
     LEARNING_SYNTHETIC['num_test_ids']

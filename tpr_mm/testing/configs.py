@@ -147,8 +147,8 @@ def learning_config(
     cfg: Config,
     work_dir: str,
     data_root: str,
-    max_epochs: int = 8,
-    batch_size: int = 16,
+    max_epochs: int = 20,
+    batch_size: int = 8,
     width: int = 64,
     layers: int = 2,
     seed: int = 0,
@@ -164,8 +164,8 @@ def learning_config(
         cfg (Config): A synthetic-set config.
         work_dir (str): Output folder.
         data_root (str): Where :data:`LEARNING_SYNTHETIC` is generated.
-        max_epochs (int): Training epochs. Defaults to 8.
-        batch_size (int): Training batch size. Defaults to 16.
+        max_epochs (int): Training epochs. Defaults to 20.
+        batch_size (int): Training batch size. Defaults to 8.
         width (int): Width (and embedding size) of both towers. Defaults to 64.
         layers (int): Transformer layers of both towers. Defaults to 2.
         seed (int): Training seed. Defaults to 0.

@@ -151,6 +151,13 @@ def _normalize_params(**params) -> dict:
 _VARIANT_DEFAULTS = dict(partial_captions=False, sibling_fraction=0.0, exclude_identities_of=None)
 
 
+def _flatten(dataset: dict) -> dict:
+    # A SyntheticPEDES config dict works too: its folder is irrelevant, its options are params.
+    d = {k: v for k, v in dict(dataset).items() if k != 'data_root'}
+    d.update(d.pop('generator_options', None) or {})
+    return d
+
+
 def _normalize_variants(p: dict) -> dict:
     for name, default in _VARIANT_DEFAULTS.items():
         if p.get(name, default) == default:
@@ -163,7 +170,9 @@ def _normalize_variants(p: dict) -> dict:
             raise ValueError(f'sibling_fraction must be in [0, 1], got {frac!r}')
         p['sibling_fraction'] = frac
     if 'exclude_identities_of' in p:
-        p['exclude_identities_of'] = _normalize_params(**dict(p['exclude_identities_of']))
+        others = p['exclude_identities_of']
+        others = [others] if isinstance(others, dict) else list(others)
+        p['exclude_identities_of'] = [_normalize_params(**_flatten(o)) for o in others]
     return p
 
 

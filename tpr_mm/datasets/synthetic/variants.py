@@ -9,9 +9,9 @@ All are off by default, so a dataset generated without them is unchanged.
 * ``sibling_fraction``: that fraction of the identities comes in pairs that
   differ in exactly one captionable attribute (one colour or one accessory),
   so a model must read every attribute, not only the salient ones.
-* ``exclude_identities_of``: the generator parameters of another synthetic
-  dataset whose identities (attribute keys) are never drawn here, e.g. for a
-  pretraining corpus disjoint from a benchmark.
+* ``exclude_identities_of``: the generator parameters of other synthetic
+  datasets (a dict or a list of dicts) whose identities (attribute keys) are
+  never drawn here, e.g. for a pretraining corpus disjoint from benchmarks.
 """
 
 from dataclasses import replace
@@ -49,16 +49,13 @@ def draw_identities(p: dict) -> List[PersonAttributes]:
     """The identities (train, val, test order) of a dataset with params ``p``."""
     total = p['num_train_ids'] + p['num_val_ids'] + p['num_test_ids']
     rng = np.random.default_rng([p['seed'], 0, 0, 0])
-    other = p.get('exclude_identities_of')
-    if other is None:
-        identities = sample_identities(total, rng)
-    else:
-        identities = sample_identities(total, rng, exclude=identity_keys(other))
+    excluded: Set[tuple] = set()
+    for other in p.get('exclude_identities_of') or []:
+        excluded |= identity_keys(other)
+    identities = sample_identities(total, rng, exclude=excluded)
     fraction = p.get('sibling_fraction', 0.0)
     if fraction > 0:
-        taken = {a.key() for a in identities}
-        if other is not None:
-            taken |= identity_keys(other)
+        taken = {a.key() for a in identities} | excluded
         identities = _make_siblings(identities, fraction, p['seed'], taken)
     return identities
 
