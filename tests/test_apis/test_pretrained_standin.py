@@ -56,6 +56,7 @@ def test_labels_must_be_dropped(tmp_path):
         make_pretrained_standin(cfg, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_tool_end_to_end_and_cached(tmp_path):
     data = str(tmp_path / 'corpus')
     cfg = shrink_config(Config.fromfile(CFG), str(tmp_path / 'unused'), data, max_epochs=1)

@@ -93,6 +93,7 @@ def _train_and_test(name, work_dir, data_root, epochs, teacher=None):
     return means, runner.test()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('configs,num_epochs,guard_r1', CASES)
 def test_method_learns(configs, num_epochs, guard_r1, data_root, tmp_path):
     init_default_scope('tpr_mm')
