@@ -30,14 +30,17 @@ val_dataloader = dict(dataset=dict(data_root=data_root, **corpus))
 test_dataloader = dict(dataset=dict(data_root=data_root, **corpus))
 max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+# The warm-up of synthetic_scratch.py (2 epochs from 0.1x), then cosine to the end. A 1-epoch
+# LinearLR would never step (MMEngine steps it only inside [begin, end)) and leave the whole run
+# at 0.1x the learning rate.
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, end_factor=1.0, by_epoch=True, begin=0, end=1),
+    dict(type='LinearLR', start_factor=0.1, end_factor=1.0, by_epoch=True, begin=0, end=2),
     dict(
         type='CosineAnnealingLR',
-        T_max=max_epochs - 1,
+        T_max=max_epochs - 2,
         eta_min=1e-5,
         by_epoch=True,
-        begin=1,
+        begin=2,
         end=max_epochs,
     ),
 ]
