@@ -175,6 +175,8 @@ def learning_config(
     """
     img_size, ctx = LEARNING_IMG_SIZE, LEARNING_CONTEXT
     model_cfg = tiny_model_cfg(img_size, ctx, width=width, layers=layers)
+    clip = cfg.model.get('backbone') or cfg.model.get('image_backbone')
+    old_width = clip['model_cfg']['embed_dim']
     cfg = shrink_config(
         cfg,
         work_dir,
@@ -190,11 +192,27 @@ def learning_config(
     tower = dict(img_size=img_size, context_length=ctx, pretrained=None)
     if model.get('image_backbone') is not None:  # CFine: the CLIP tower sits elsewhere
         model.image_backbone.update(tower, model_cfg=copy.deepcopy(model_cfg))
-        model.neck.update(embed_dims=width)
-        model.head.cmpc.update(in_channels=width, num_classes=LEARNING_SYNTHETIC['num_train_ids'])
+    for key in ('neck', 'head'):  # widths and identity classifiers follow the smaller set-up
+        if model.get(key) is not None:
+            _follow(model[key], old_width, width, LEARNING_SYNTHETIC['num_train_ids'])
     if model.get('teacher') is not None:  # LCR²S student: the teacher has the student's towers
         model.teacher.backbone = copy.deepcopy(model.backbone)
     cfg.train_cfg.val_interval = max_epochs
     cfg.default_hooks.checkpoint.update(interval=max_epochs, max_keep_ckpts=1)
     cfg.randomness = dict(seed=seed, deterministic=False)
     return cfg
+
+
+def _follow(node, old_width: int, width: int, num_classes: int) -> None:
+    """Set ``embed_dims``/``in_channels`` equal to the old CLIP width, and ``num_classes``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ('embed_dims', 'in_channels') and v == old_width:
+                node[k] = width
+            elif k == 'num_classes' and isinstance(v, int):
+                node[k] = num_classes
+            else:
+                _follow(v, old_width, width, num_classes)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _follow(v, old_width, width, num_classes)
