@@ -1,7 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """The synthetic pedestrian dataset, generated on first use."""
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
@@ -37,6 +37,9 @@ class SyntheticPEDES(CUHKPEDES):
         captions_per_image (int): Captions per image.
         image_size (tuple[int, int]): Rendered (H, W).
         seed (int): Generation seed.
+        generator_options (dict, optional): Generator variants
+            (``partial_captions``, ``sibling_fraction``,
+            ``exclude_identities_of``); off by default.
         **kwargs: Passed to :class:`CUHKPEDES` (``split``, ``modality``,
             ``pipeline``, ...).
     """
@@ -53,6 +56,7 @@ class SyntheticPEDES(CUHKPEDES):
         captions_per_image: int = 2,
         image_size: Sequence[int] = (128, 48),
         seed: int = 0,
+        generator_options: Optional[dict] = None,
         **kwargs,
     ) -> None:
         params = dict(
@@ -63,6 +67,7 @@ class SyntheticPEDES(CUHKPEDES):
             captions_per_image=captions_per_image,
             image_size=tuple(image_size),
             seed=seed,
+            **(generator_options or {}),
         )
         rank, _ = get_dist_info()
         failure = [None]

@@ -3,7 +3,7 @@
 
 import copy
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.config import Config
 
@@ -18,24 +18,26 @@ TINY_SYNTHETIC = dict(
 )
 
 
-def tiny_model_cfg(img_size=(32, 16), context_length: int = 24) -> dict:
-    """A one-layer CLIP small enough to train a few iterations in seconds."""
+def tiny_model_cfg(
+    img_size=(32, 16), context_length: int = 24, width: int = 32, layers: int = 1
+) -> dict:
+    """A small CLIP (by default one layer, 32 wide) that trains a few iterations in seconds."""
     return dict(
-        embed_dim=32,
+        embed_dim=width,
         vision_cfg=dict(
             image_size=tuple(img_size),
             patch_size=8,
-            width=32,
-            layers=1,
+            width=width,
+            layers=layers,
             head_width=16,
             mlp_ratio=2.0,
         ),
         text_cfg=dict(
             context_length=context_length,
             vocab_size=49408,
-            width=32,
-            heads=2,
-            layers=1,
+            width=width,
+            heads=max(2, width // 32),
+            layers=layers,
             mlp_ratio=2.0,
         ),
     )
@@ -48,6 +50,9 @@ def shrink_config(
     max_epochs: int = 2,
     batch_size: int = 8,
     synthetic: Optional[dict] = None,
+    img_size: Tuple[int, int] = (32, 16),
+    context_length: int = 24,
+    model_cfg: Optional[dict] = None,
 ) -> Config:
     """Make a synthetic-set config tiny: small data, small model, no workers.
 
@@ -62,13 +67,19 @@ def shrink_config(
         max_epochs (int): Training epochs. Defaults to 2.
         batch_size (int): Training batch size. Defaults to 8.
         synthetic (dict, optional): Generator parameters.
+        img_size (tuple[int, int]): Input ``(H, W)``. Defaults to ``(32, 16)``.
+        context_length (int): Caption tokens. Defaults to 24.
+        model_cfg (dict, optional): open_clip model config; defaults to
+            :func:`tiny_model_cfg` at ``img_size``/``context_length``.
 
     Returns:
         Config: the modified copy.
     """
     cfg = copy.deepcopy(cfg)
     params = dict(TINY_SYNTHETIC if synthetic is None else synthetic)
-    img_size, ctx = (32, 16), 24
+    img_size, ctx = tuple(img_size), context_length
+    if model_cfg is None:
+        model_cfg = tiny_model_cfg(img_size, ctx)
     cfg.work_dir = work_dir
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
@@ -84,7 +95,7 @@ def shrink_config(
             img_size=img_size,
             context_length=ctx,
             pretrained=None,
-            model_cfg=tiny_model_cfg(img_size, ctx),
+            model_cfg=copy.deepcopy(model_cfg),
         )
     if cfg.get('train_cfg'):
         cfg.train_cfg.max_epochs = max_epochs
@@ -115,3 +126,93 @@ def _shrink_dataset(dataset: dict, data_root: str, params: dict, img_size, ctx) 
             t['context_length'] = ctx
         elif t['type'] == 'PadRandomCrop':
             t['padding'] = 2
+
+
+# Learning tests (tests/test_learning): more identities than TINY_SYNTHETIC so that test Rank-1
+# has a low chance level (1 / num_test_ids) and a small but two-layer CLIP that can learn it.
+LEARNING_SYNTHETIC = dict(
+    num_train_ids=24,
+    num_val_ids=2,
+    num_test_ids=10,
+    images_per_id=3,
+    captions_per_image=2,
+    image_size=(64, 24),
+    seed=0,
+)
+LEARNING_IMG_SIZE = (48, 16)
+LEARNING_CONTEXT = 64
+
+
+def learning_config(
+    cfg: Config,
+    work_dir: str,
+    data_root: str,
+    max_epochs: int = 20,
+    batch_size: int = 8,
+    width: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+) -> Config:
+    """A real config shrunk for a learning test: data, model and epochs only.
+
+    Losses, heads and hooks stay as shipped. Besides :func:`shrink_config`,
+    CFine's image tower, neck and classifier follow the smaller width, the
+    identity classifiers follow the train identity count, and validation runs
+    only after the last epoch.
+
+    Args:
+        cfg (Config): A synthetic-set config.
+        work_dir (str): Output folder.
+        data_root (str): Where :data:`LEARNING_SYNTHETIC` is generated.
+        max_epochs (int): Training epochs. Defaults to 20.
+        batch_size (int): Training batch size. Defaults to 8.
+        width (int): Width (and embedding size) of both towers. Defaults to 64.
+        layers (int): Transformer layers of both towers. Defaults to 2.
+        seed (int): Training seed. Defaults to 0.
+
+    Returns:
+        Config: the modified copy.
+    """
+    img_size, ctx = LEARNING_IMG_SIZE, LEARNING_CONTEXT
+    model_cfg = tiny_model_cfg(img_size, ctx, width=width, layers=layers)
+    clip = cfg.model.get('backbone') or cfg.model.get('image_backbone')
+    old_width = clip['model_cfg']['embed_dim']
+    cfg = shrink_config(
+        cfg,
+        work_dir,
+        data_root,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        synthetic=LEARNING_SYNTHETIC,
+        img_size=img_size,
+        context_length=ctx,
+        model_cfg=model_cfg,
+    )
+    model = cfg.model
+    tower = dict(img_size=img_size, context_length=ctx, pretrained=None)
+    if model.get('image_backbone') is not None:  # CFine: the CLIP tower sits elsewhere
+        model.image_backbone.update(tower, model_cfg=copy.deepcopy(model_cfg))
+    for key in ('neck', 'head'):  # widths and identity classifiers follow the smaller set-up
+        if model.get(key) is not None:
+            _follow(model[key], old_width, width, LEARNING_SYNTHETIC['num_train_ids'])
+    if model.get('teacher') is not None:  # LCR²S student: the teacher has the student's towers
+        model.teacher.backbone = copy.deepcopy(model.backbone)
+    cfg.train_cfg.val_interval = max_epochs
+    cfg.default_hooks.checkpoint.update(interval=max_epochs, max_keep_ckpts=1)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    return cfg
+
+
+def _follow(node, old_width: int, width: int, num_classes: int) -> None:
+    """Set ``embed_dims``/``in_channels`` equal to the old CLIP width, and ``num_classes``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ('embed_dims', 'in_channels') and v == old_width:
+                node[k] = width
+            elif k == 'num_classes' and isinstance(v, int):
+                node[k] = num_classes
+            else:
+                _follow(v, old_width, width, num_classes)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _follow(v, old_width, width, num_classes)

@@ -9,7 +9,7 @@ attribute that the captions name.
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -138,18 +138,22 @@ def sample_attributes(rng: np.random.Generator) -> PersonAttributes:
     )
 
 
-def sample_identities(num: int, rng: np.random.Generator) -> List[PersonAttributes]:
+def sample_identities(
+    num: int, rng: np.random.Generator, exclude: Iterable[tuple] = ()
+) -> List[PersonAttributes]:
     """Draw ``num`` identities with pairwise distinct captionable attributes.
 
     Args:
         num (int): Number of identities.
         rng (np.random.Generator): Source of randomness.
+        exclude (Iterable[tuple]): Keys (:meth:`PersonAttributes.key`) never
+            drawn, e.g. another dataset's identities. Defaults to none.
 
     Returns:
         list[PersonAttributes]: ``num`` identities, all keys distinct.
     """
     identities: List[PersonAttributes] = []
-    seen = set()
+    seen = set(exclude)
     attempts = 0
     while len(identities) < num:
         attempts += 1

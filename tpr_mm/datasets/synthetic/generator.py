@@ -28,7 +28,7 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from ...version import __version__
-from .attributes import PersonAttributes, make_caption, sample_identities, tokenize_caption
+from .attributes import PersonAttributes, make_caption, tokenize_caption
 from .ownership import (
     ANNO_FILE,
     ATTR_FILE,
@@ -39,6 +39,7 @@ from .ownership import (
     swap_into_place,
 )
 from .render import render_person
+from .variants import draw_identities, make_partial_caption
 
 GENERATOR_VERSION = 1  # bump whenever the images or annotations for given params change
 
@@ -49,11 +50,12 @@ def _save_image(img: Image.Image, path: Path) -> None:
 
 
 def _unique_captions(
-    attrs: PersonAttributes, rng: np.random.Generator, view: str, num: int
+    attrs: PersonAttributes, rng: np.random.Generator, view: str, num: int, partial: bool = False
 ) -> List[str]:
     captions: List[str] = []
+    write = make_partial_caption if partial else make_caption
     for _ in range(20 * num):
-        text, _slots = make_caption(attrs, rng, view)
+        text, _slots = write(attrs, rng, view)
         if text not in captions:
             captions.append(text)
             if len(captions) == num:
@@ -65,7 +67,7 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
     counts = dict(zip(SPLITS, (p['num_train_ids'], p['num_val_ids'], p['num_test_ids'])))
     seed, n_img, n_cap = p['seed'], p['images_per_id'], p['captions_per_image']
     size: Tuple[int, int] = tuple(p['image_size'])
-    identities = sample_identities(sum(counts.values()), np.random.default_rng([seed, 0, 0, 0]))
+    identities = draw_identities(p)
     records, attr_rows, stats, written = [], [], {}, []
     pid = 0
     for split in SPLITS:
@@ -81,7 +83,11 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
                 _save_image(img, out / 'imgs' / rel)
                 written.append(f'imgs/{rel}')
                 caps = _unique_captions(
-                    attrs, np.random.default_rng([seed, pid, k, 2]), view, n_cap
+                    attrs,
+                    np.random.default_rng([seed, pid, k, 2]),
+                    view,
+                    n_cap,
+                    p.get('partial_captions', False),
                 )
                 records.append(
                     {
@@ -114,7 +120,9 @@ def _write_dataset(out: Path, p: dict) -> Dict[str, Dict[str, int]]:
 
 def _normalize_params(**params) -> dict:
     sig = inspect.signature(generate_synthetic_pedes).parameters
-    defaults = {k: v.default for k, v in sig.items() if k not in ('data_root', 'overwrite')}
+    skip = ('data_root', 'overwrite', 'variants')
+    defaults = {k: v.default for k, v in sig.items() if k not in skip}
+    defaults.update(_VARIANT_DEFAULTS)
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise TypeError(f'unknown synthetic dataset parameter(s): {unknown}')
@@ -135,6 +143,36 @@ def _normalize_params(**params) -> dict:
         if not isinstance(p[name], (int, np.integer)) or p[name] < low:
             raise ValueError(f'{name} must be an integer >= {low}, got {p[name]!r}')
         p[name] = int(p[name])
+    return _normalize_variants(p)
+
+
+# Variant options (variants.py) enter the meta file only when set, so that datasets generated
+# before they existed still match their parameters.
+_VARIANT_DEFAULTS = dict(partial_captions=False, sibling_fraction=0.0, exclude_identities_of=None)
+
+
+def _flatten(dataset: dict) -> dict:
+    # A SyntheticPEDES config dict works too: its folder is irrelevant, its options are params.
+    d = {k: v for k, v in dict(dataset).items() if k != 'data_root'}
+    d.update(d.pop('generator_options', None) or {})
+    return d
+
+
+def _normalize_variants(p: dict) -> dict:
+    for name, default in _VARIANT_DEFAULTS.items():
+        if p.get(name, default) == default:
+            p.pop(name, None)
+    if 'partial_captions' in p:
+        p['partial_captions'] = bool(p['partial_captions'])
+    if 'sibling_fraction' in p:
+        frac = float(p['sibling_fraction'])
+        if not 0.0 <= frac <= 1.0:
+            raise ValueError(f'sibling_fraction must be in [0, 1], got {frac!r}')
+        p['sibling_fraction'] = frac
+    if 'exclude_identities_of' in p:
+        others = p['exclude_identities_of']
+        others = [others] if isinstance(others, dict) else list(others)
+        p['exclude_identities_of'] = [_normalize_params(**_flatten(o)) for o in others]
     return p
 
 
@@ -183,6 +221,7 @@ def generate_synthetic_pedes(
     image_size: Tuple[int, int] = (128, 48),
     seed: int = 0,
     overwrite: bool = False,
+    **variants,
 ) -> Dict[str, Dict[str, int]]:
     """Generate (or reuse) a synthetic text-based person re-id dataset.
 
@@ -207,6 +246,10 @@ def generate_synthetic_pedes(
         image_size (tuple[int, int]): Image ``(H, W)``.
         seed (int): Random seed (>= 0).
         overwrite (bool): Regenerate even if a matching dataset exists.
+        **variants: Optional ``partial_captions`` (bool), ``sibling_fraction``
+            (float) and ``exclude_identities_of`` (dict of another dataset's
+            parameters); see :mod:`tpr_mm.datasets.synthetic.variants`. Off
+            by default (the dataset is then unchanged).
 
     Returns:
         dict: ``{split: {'ids': int, 'images': int, 'captions': int}}``.
@@ -222,6 +265,7 @@ def generate_synthetic_pedes(
         captions_per_image=captions_per_image,
         image_size=image_size,
         seed=seed,
+        **variants,
     )
     root = Path(data_root)
     if not overwrite and synthetic_params_match(root, **params):
