@@ -18,8 +18,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
-from tpr_mm.fileio import atomic_write_text
+from tpr_mm.fileio import atomic_write_text, safe_torch_load
 from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
 from tpr_mm.registry import RUNNERS
 
@@ -111,8 +110,7 @@ def rename_backbone_keys(src: str, dst: str, prefix: str = 'image_backbone.') ->
         dst (str): Output file, written atomically.
         prefix (str): New key prefix. Defaults to ``'image_backbone.'`` (CFine).
     """
-    with mmengine_safe_globals():
-        ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    ckpt = safe_torch_load(src, map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
     renamed = {
         prefix + k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')

@@ -162,7 +162,8 @@ def test_student_inference_cost_is_baseline_plus_reasoning_layer():
         _flops(student.extract_img_feat, img) - _flops(baseline.extract_img_feat, img) == extra_img
     )
     out = student.backbone.encode_text(text, return_tokens=True)
-    proj_txt = 2 * 3 * (CTX - 1) * student.backbone.text_width * d
+    # tokens as the backbone kept them (padding trimmed to the longest caption)
+    proj_txt = 2 * 3 * (out['tokens'].shape[1] - 1) * student.backbone.text_width * d
     extra_txt = (
         _flops(student.text_reasoning, out['tokens'], out['eot_index'], out['mask']) + proj_txt
     )

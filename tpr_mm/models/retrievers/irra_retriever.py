@@ -29,8 +29,17 @@ class IRRARetriever(TextImageRetriever):
     CLIP towers have no dropout). With clean captions the masked caption gets
     its own forward, as in the reference.
 
+    The backbone's ``trim_text_padding`` is switched off: IRR's self-attention
+    over the masked caption has no padding mask, so padding positions change
+    the fused features of the masked tokens and IRRA encodes every position.
+
     Args: as :class:`TextImageRetriever`; ``head`` should be an ``IRRAHead``.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if getattr(self.backbone, 'trim_text_padding', False):
+            self.backbone.trim_text_padding = False
 
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
         self._check_pairs(inputs)
