@@ -90,7 +90,9 @@ def test_loss_and_gradients_equal_reference(aliased):
     for a, b in zip(g_ours, g_ref):
         assert (a is None) == (b is None)
         if a is not None:
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+            # float32, default threads: the two paths sum in different orders; a few gradient
+            # elements then differ by up to ~4e-5 absolute (seen with 2 threads).
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
 def test_text_forwards_counted():
