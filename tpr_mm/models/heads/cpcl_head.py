@@ -10,6 +10,8 @@ from mmengine.model import BaseModule
 
 from tpr_mm.registry import MODELS
 
+from .sample_index import sample_indices
+
 
 @MODELS.register_module()
 class CPCLHead(BaseModule):
@@ -116,21 +118,11 @@ class CPCLHead(BaseModule):
             raise RuntimeError(
                 'CPCLHead has no pseudo labels: training needs the PseudoLabelHook in custom_hooks'
             )
-        idx = []
-        for i, sample in enumerate(data_samples):
-            if 'sample_idx' not in sample:
-                raise KeyError(
-                    f'data sample {i} has no sample_idx; keep it in PackTextReIDInputs.meta_keys'
-                )
-            idx.append(int(sample.sample_idx))
         n = self.img_pseudo_labels.numel()
-        bad = [j for j in idx if not 0 <= j < n]
-        if bad:
-            raise IndexError(
-                f'CPCLHead: sample_idx {bad[:3]} outside the {n} pseudo-labelled '
-                'pairs; the clustered dataset must be the training dataset'
-            )
-        index = torch.tensor(idx, dtype=torch.long, device=self.img_pseudo_labels.device)
+        device = self.img_pseudo_labels.device
+        index = sample_indices(
+            data_samples, n, 'CPCLHead', 'pseudo-labelled pairs', 'clustered', device
+        )
         return self.img_pseudo_labels[index], self.txt_pseudo_labels[index]
 
     def loss(

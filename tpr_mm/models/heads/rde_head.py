@@ -11,6 +11,7 @@ from mmengine.model import BaseModule
 from tpr_mm.registry import MODELS
 
 from .global_matching_head import labels_from_samples
+from .sample_index import sample_indices
 
 EMBEDDINGS = ('bge', 'tse')
 
@@ -87,21 +88,10 @@ class RDEHead(BaseModule):
                     'custom_hooks, or set require_division=False to train every pair as clean'
                 )
             return torch.ones(len(data_samples), device=device)
-        idx = []
-        for i, sample in enumerate(data_samples):
-            if 'sample_idx' not in sample:
-                raise KeyError(
-                    f'data sample {i} has no sample_idx; keep it in PackTextReIDInputs.meta_keys'
-                )
-            idx.append(int(sample.sample_idx))
         n = self.clean_weights.numel()
-        bad = [j for j in idx if not 0 <= j < n]
-        if bad:
-            raise IndexError(
-                f'RDEHead: sample_idx {bad[:3]} outside the {n} divided pairs; the divided '
-                'dataset must be the training dataset'
-            )
-        index = torch.tensor(idx, dtype=torch.long, device=self.clean_weights.device)
+        index = sample_indices(
+            data_samples, n, 'RDEHead', 'divided pairs', 'divided', self.clean_weights.device
+        )
         return self.clean_weights[index].to(device)
 
     def per_sample_losses(
