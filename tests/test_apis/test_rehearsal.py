@@ -35,6 +35,24 @@ def test_rehearsal_config_shrinks_only_the_backbone(tmp_path):
     assert projected_epoch_seconds(1e9, 1000, 1.0) == 3.0
 
 
+def test_rehearsal_config_swaps_only_the_bert_vocabulary(tmp_path):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'cfine_bert_published_cuhk.py'))
+    vocab = str(tmp_path / 'vocab.txt')
+    r = rehearsal_config(cfg, str(tmp_path / 'data'), str(tmp_path / 'work'), bert_vocab=vocab)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        shipped, rehearsed = cfg[key].dataset.pipeline, r[key].dataset.pipeline
+        assert len(shipped) == len(rehearsed)
+        for a, b in zip(shipped, rehearsed):
+            if a['type'] == 'BertTokenizeCaption':
+                assert b['vocab'] == vocab and a['vocab'] != vocab
+                assert {k: v for k, v in a.items() if k != 'vocab'} == {
+                    k: v for k, v in b.items() if k != 'vocab'
+                }
+            else:
+                assert a == b
+    assert r.model.text_backbone.config['num_hidden_layers'] == 1
+
+
 def test_tiny_rehearsal_reports_every_phase(tmp_path):
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'cpcl_synthetic.py'))
     data_root = str(tmp_path / 'synthetic')

@@ -15,6 +15,7 @@ Example::
 
 import argparse
 import json
+import os
 import os.path as osp
 
 from tpr_mm.apis.rehearsal import DEFAULT_DEVICE_TFLOPS, format_table, run_rehearsal
@@ -28,6 +29,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device-tflops', type=float, default=DEFAULT_DEVICE_TFLOPS)
     parser.add_argument('--teacher-checkpoint', default=None, help='LCR2S student only')
     parser.add_argument('--no-test', action='store_true')
+    parser.add_argument(
+        '--standin-bert-vocab',
+        action='store_true',
+        help='BERT configs without bert-base-uncased: tokenise with a stand-in vocabulary '
+        'written into the work dir (speed and memory are unchanged; token ids are not real)',
+    )
     return parser.parse_args()
 
 
@@ -35,6 +42,12 @@ def main() -> None:
     args = parse_args()
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or osp.join('work_dirs', 'rehearsal', name)
+    bert_vocab = None
+    if args.standin_bert_vocab:
+        from tpr_mm.testing.synthetic_batches import write_standin_bert_vocab
+
+        os.makedirs(work_dir, exist_ok=True)
+        bert_vocab = write_standin_bert_vocab(osp.join(work_dir, 'standin_vocab.txt'))
     result = run_rehearsal(
         args.config,
         args.data_root,
@@ -42,6 +55,7 @@ def main() -> None:
         args.device_tflops,
         args.teacher_checkpoint,
         test=not args.no_test,
+        bert_vocab=bert_vocab,
     )
     print(format_table(result))
     print(json.dumps(result, indent=2))

@@ -80,8 +80,23 @@ def _point_data(node, data_root: str) -> None:
             _point_data(value, data_root)
 
 
+def _set_bert_vocab(node, vocab: str) -> None:
+    if isinstance(node, dict):
+        if node.get('type') == 'BertTokenizeCaption':
+            node['vocab'] = vocab
+        for value in node.values():
+            _set_bert_vocab(value, vocab)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _set_bert_vocab(value, vocab)
+
+
 def rehearsal_config(
-    cfg: Config, data_root: str, work_dir: str, teacher_checkpoint: Optional[str] = None
+    cfg: Config,
+    data_root: str,
+    work_dir: str,
+    teacher_checkpoint: Optional[str] = None,
+    bert_vocab: Optional[str] = None,
 ) -> Config:
     """A copy of ``cfg`` on ``data_root`` with shrunk backbones, one epoch.
 
@@ -91,6 +106,9 @@ def rehearsal_config(
         work_dir (str): Output folder.
         teacher_checkpoint (str, optional): For a distilled student: the
             rehearsed teacher's checkpoint (its teacher config is shrunk too).
+        bert_vocab (str, optional): A WordPiece ``vocab.txt`` every
+            ``BertTokenizeCaption`` of the dataloaders uses instead of the
+            config's (for machines without ``bert-base-uncased``).
 
     Returns:
         Config: the rehearsal config.
@@ -100,6 +118,8 @@ def rehearsal_config(
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'custom_hooks'):
         if cfg.get(key):
             _point_data(cfg[key], os.path.abspath(data_root))
+            if bert_vocab is not None:
+                _set_bert_vocab(cfg[key], bert_vocab)
     if teacher_checkpoint is not None and 'teacher_checkpoint' in cfg.model:
         cfg.model.teacher_checkpoint = teacher_checkpoint
     cfg.work_dir = work_dir
@@ -284,6 +304,7 @@ def run_rehearsal(
     device_tflops: float = DEFAULT_DEVICE_TFLOPS,
     teacher_checkpoint: Optional[str] = None,
     test: bool = True,
+    bert_vocab: Optional[str] = None,
 ) -> Dict:
     """Rehearse ``config`` on ``data_root`` (see module doc) and return the table.
 
@@ -294,8 +315,13 @@ def run_rehearsal(
 
     cfg = Config.fromfile(config)
     os.makedirs(work_dir, exist_ok=True)
-    rcfg = rehearsal_config(cfg, data_root, work_dir, teacher_checkpoint)
-    result: Dict = {'config': config, 'data_root': data_root, 'phases': []}
+    rcfg = rehearsal_config(cfg, data_root, work_dir, teacher_checkpoint, bert_vocab)
+    result: Dict = {
+        'config': config,
+        'data_root': data_root,
+        'bert_vocab': bert_vocab,
+        'phases': [],
+    }
     try:
         flops = real_size_flops(cfg, rcfg)
         result['projection'] = dict(flops, device_tflops=device_tflops)
