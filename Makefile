@@ -30,7 +30,7 @@ browser:
 		>/dev/null) ; } || echo 'chromium not installed: the browser test will be skipped'
 
 test: install lint browser
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 demo: install
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
