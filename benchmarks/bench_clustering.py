@@ -16,7 +16,7 @@ Usage::
 
 ``--dist`` picks the feature distribution: ``looks`` (the structured
 CLIP-like features above, default) or one of the adversarial distributions of
-``tests/test_models/test_clustering/distributions.py`` (``overlap``: identity
+``tests/test_clustering/distributions.py`` (``overlap``: identity
 centres plus isotropic noise of the same norm; ``neardup``: near-duplicate
 features and one large near-identical group; ``dominant``: one shared direction
 carrying most of the norm).
@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'test_models', 'test_clustering'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'test_clustering'))
 
 from distributions import DISTRIBUTIONS, make_distribution  # noqa: E402
 
@@ -103,7 +103,7 @@ def main() -> None:
     import faiss
     import torch
 
-    from tpr_mm.models.clustering import cluster_pseudo_labels
+    from tpr_mm.clustering import cluster_pseudo_labels
 
     faiss.omp_set_num_threads(args.threads)
     torch.set_num_threads(args.threads)

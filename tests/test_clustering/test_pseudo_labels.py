@@ -6,14 +6,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from tpr_mm.models.clustering import (
+from tpr_mm.clustering import (
     cluster_pseudo_labels,
     dbscan_precomputed_sparse,
     knn_search,
     neighbour_sizes,
     sparse_jaccard_distance,
 )
-from tpr_mm.models.clustering import knn as knn_module
+from tpr_mm.clustering import knn as knn_module
 
 from .dense_reference import (
     adjusted_rand_index,
