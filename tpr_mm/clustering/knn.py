@@ -8,30 +8,35 @@ similarity of two samples is their float64 dot product (after float64 L2
 normalisation) rounded to float32; the rounding hides the last-bit noise of
 different summation orders, so it does not depend on how it was computed.
 
-faiss (float32, GPU when available) proposes ``k + margin`` candidates per row;
-they are re-scored canonically, and a row is accepted only when its ``k``-th
-neighbour beats the best possible unseen sample by more than the float32
-error bound. Rows that fail (large groups of exact duplicates) are recomputed
-exactly against all samples.
+A proposer (:mod:`.candidates`: bfloat16 GEMM blocks, or faiss float32)
+returns ``m`` candidates per row with approximate scores and an error bound
+``tol``; :func:`certify` re-scores canonically only the candidates that can
+still reach the top k, and accepts a row only when its ``k``-th neighbour
+beats every sample it did not re-score by more than ``tol``. Rows that fail
+go to the next, more precise stage (bfloat16 -> faiss float32 -> exact
+against all samples, which handles large groups of exact duplicates), so the
+result never depends on which proposer ran.
 """
 
+import time
 from typing import Tuple, Union
 
-import faiss
 import numpy as np
 import torch
 
+from .candidates import BF16_DOT_TOL, Bfloat16Proposer, FaissIndex, faiss_tolerance, use_gpu
+
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
-# Bound on |faiss float32 dot - float64 dot| of unit vectors: worst-case input
-# rounding plus recursive float32 summation over D terms, i.e. (D + 2) * 2^-24,
-# doubled, never below 1e-4. GPUs may run the GEMM in TF32 (10-bit mantissa),
-# hence the looser GPU floor.
-_CPU_DOT_TOL = 1e-4
-_GPU_DOT_TOL = 3e-3
 # Small chunks keep the gathered rows in cache.
 _PAIR_CHUNK = 8192
 _ROW_CHUNK = 256
+# Extra candidates of the bfloat16 proposer (its bound is ~80x faiss' one).
+_BF16_MARGIN = 96
+# Rows timed with both proposers before choosing one; below 16x this, faiss only.
+_PROBE_ROWS = 1024
+_STAGE_ROWS = 8192
+PROPOSERS = ('auto', 'bf16', 'faiss')
 
 
 def normalize_features(features: ArrayLike) -> np.ndarray:
@@ -77,22 +82,6 @@ def pair_similarity(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return out
 
 
-def _use_gpu() -> bool:
-    return faiss.get_num_gpus() > 0 and hasattr(faiss, 'GpuIndexFlatIP')
-
-
-def _faiss_search(x32: np.ndarray, m: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Top-m inner products of every row (float32 faiss, GPU when available)."""
-    dim = x32.shape[1]
-    if _use_gpu():
-        index = faiss.GpuIndexFlatIP(faiss.StandardGpuResources(), dim)
-    else:
-        index = faiss.IndexFlatIP(dim)
-    index.add(x32)
-    sims, idx = index.search(x32, m)
-    return sims, idx.astype(np.int64)
-
-
 def _exact_rows(x: np.ndarray, rows: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Canonical top-k of the given rows against all samples (exact fallback)."""
     n = x.shape[0]
@@ -115,60 +104,143 @@ def _exact_rows(x: np.ndarray, rows: np.ndarray, k: int) -> Tuple[np.ndarray, np
     return sims_out, idx_out
 
 
-def knn_normalized(x: np.ndarray, k: int, margin: int = 8) -> Tuple[np.ndarray, np.ndarray]:
+def certify(
+    x: np.ndarray, r: np.ndarray, cand: np.ndarray, approx: np.ndarray, k: int, tol: float
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical top-k of rows ``r`` from approximate candidate lists.
+
+    Args:
+        x (np.ndarray): (N, D) float64 unit rows.
+        r (np.ndarray): (B,) query rows.
+        cand (np.ndarray): (B, M) candidate columns sorted by ``approx``
+            (descending); may hold the row itself and -1 padding.
+        approx (np.ndarray): (B, M) approximate similarities, each within
+            ``tol`` of the float64 dot; every column not listed scores at
+            most the row's last ``approx``.
+        k (int): Neighbours per row including self, ``2 <= k``.
+        tol (float): The error bound of ``approx``.
+
+    Returns:
+        tuple: ``(sims, idx, ok)``: (B, k) float32 canonical similarities,
+        (B, k) int64 columns (self first), and (B,) bool, True where the
+        row is certified (other rows must be recomputed).
+    """
+    b, m = cand.shape
+    if m < k - 1:  # too few candidates to certify anything
+        return np.zeros((b, k), np.float32), np.zeros((b, k), np.int64), np.zeros(b, bool)
+    bad = (cand == r[:, None]) | (cand < 0)
+    order = np.argsort(bad, axis=1, kind='stable')  # valid first, still descending
+    c = np.take_along_axis(cand, order, 1)
+    a = np.take_along_axis(approx, order, 1).astype(np.float64)
+    valid = m - bad.sum(axis=1)
+    a[np.arange(m) >= valid[:, None]] = -np.inf
+    # Only candidates within 2 tol of the (k-1)-th approximate score can reach
+    # the top k: the (k-1) above it are all >= that score - tol exactly.
+    floor = a[:, k - 2] - 2 * tol
+    w = np.maximum((a >= floor[:, None]).sum(axis=1), k - 1)
+    width = int(w.max())
+    inside = np.arange(width) < w[:, None]
+    # One gather of the query row per row (the batched form of pair_similarity).
+    sims = np.einsum('bd,bmd->bm', x[r], x[np.maximum(c[:, :width], 0)]).astype(np.float32)
+    # A bound violated: distrust the row (sims is finite, a is -inf past valid).
+    wrong = (inside & (np.abs(sims - a[:, :width]) > tol)).any(axis=1)
+    sims[~inside] = -np.inf
+    c_full = np.concatenate([r[:, None], c[:, :width]], axis=1)
+    s_full = np.concatenate([np.full((b, 1), np.inf, np.float32), sims], axis=1)
+    top = np.lexsort((c_full, -s_full.astype(np.float64)), axis=1)[:, :k]
+    top_s = np.take_along_axis(s_full, top, 1)
+    top_i = np.take_along_axis(c_full, top, 1)
+    # Every sample not re-scored scores at most the first score after the window.
+    after = np.where(w < valid, a[np.arange(b), np.minimum(w, m - 1)], approx[:, -1])
+    ok = (top_s[:, -1].astype(np.float64) > after + tol) & (valid >= k - 1) & ~wrong
+    top_s[:, 0] = pair_similarity(x, r, r)
+    return top_s, top_i, ok
+
+
+def _run_stage(x, proposer, rows, k, m, tol, out_sims, out_idx) -> np.ndarray:
+    """Propose and certify ``rows`` in chunks; returns the rows that failed."""
+    failed = []
+    for s in range(0, len(rows), _STAGE_ROWS):
+        r = rows[s : s + _STAGE_ROWS]
+        approx, cand = proposer.search(r, m)
+        for t in range(0, len(r), _ROW_CHUNK):
+            rr = r[t : t + _ROW_CHUNK]
+            sl = slice(t, t + _ROW_CHUNK)
+            top_s, top_i, ok = certify(x, rr, cand[sl], approx[sl], k, tol)
+            out_sims[rr[ok]], out_idx[rr[ok]] = top_s[ok], top_i[ok]
+            failed.append(rr[~ok])
+    return np.concatenate(failed) if failed else rows[:0]
+
+
+def knn_normalized(
+    x: np.ndarray, k: int, margin: int = 8, proposer: str = 'auto'
+) -> Tuple[np.ndarray, np.ndarray]:
     """:func:`knn_search` on features already passed through
     :func:`normalize_features`."""
     n = x.shape[0]
     if k < 1:
         raise ValueError(f'k must be >= 1, got {k}')
+    if proposer not in PROPOSERS:
+        raise ValueError(f'proposer must be one of {PROPOSERS}, got {proposer!r}')
     k = min(k, n)
-    tol = max(_GPU_DOT_TOL if _use_gpu() else _CPU_DOT_TOL, 2 * (x.shape[1] + 2) * 2.0**-24)
-    m = min(n, k + (4 * margin if _use_gpu() else margin))
+    m = min(n, k + 4 * margin)
+    if k == 1:  # self only
+        rows = np.arange(n)
+        return pair_similarity(x, rows, rows)[:, None], rows[:, None]
     if m == n:
         return _exact_rows(x, np.arange(n), k)
-    approx, cand = _faiss_search(np.ascontiguousarray(x, dtype=np.float32), m)
-    rows = np.arange(n, dtype=np.int64)
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
     out_sims = np.empty((n, k), dtype=np.float32)
     out_idx = np.empty((n, k), dtype=np.int64)
-    failed = []
-    for s in range(0, n, _ROW_CHUNK):
-        r = rows[s : s + _ROW_CHUNK]
-        c = cand[s : s + _ROW_CHUNK]
-        # Self is prepended with +inf; faiss' own copy of it (or -1 padding)
-        # becomes a -inf sentinel, so ties at 1.0 cannot push self out.
-        c = np.where((c == r[:, None]) | (c < 0), -1, c)
-        sims = np.einsum('bd,bmd->bm', x[r], x[np.maximum(c, 0)]).astype(np.float32)
-        sims[c < 0] = -np.inf
-        c_full = np.concatenate([r[:, None], c], axis=1)
-        s_full = np.concatenate([np.full((len(r), 1), np.inf, np.float32), sims], axis=1)
-        order = np.lexsort((c_full, -s_full.astype(np.float64)), axis=1)[:, :k]
-        top_s = np.take_along_axis(s_full, order, 1)
-        top_i = np.take_along_axis(c_full, order, 1)
-        # Any sample faiss did not return has similarity <= its m-th score + tol.
-        bound = approx[s : s + _ROW_CHUNK, -1].astype(np.float64) + tol
-        kth = top_s[:, -1].astype(np.float64) if k > 1 else np.full(len(r), np.inf)
-        failed.append(r[~(kth > bound)])
-        top_s[:, 0] = pair_similarity(x, r, r)
-        out_sims[s : s + _ROW_CHUNK], out_idx[s : s + _ROW_CHUNK] = top_s, top_i
-    failed = np.concatenate(failed)
+    todo = np.arange(n, dtype=np.int64)
+    index = FaissIndex(x32)
+    ftol = faiss_tolerance(x.shape[1])
+    if proposer == 'bf16' or (proposer == 'auto' and not use_gpu() and n >= 16 * _PROBE_ROWS):
+        bf16 = Bfloat16Proposer(x32)
+        mb = min(n, k + _BF16_MARGIN)
+        if proposer == 'auto':  # time both on the first rows; identical results either way
+            probe, todo = todo[:_PROBE_ROWS], todo[_PROBE_ROWS:]
+            t0 = time.perf_counter()
+            left_f = _run_stage(x, index, probe, k, m, ftol, out_sims, out_idx)
+            t1 = time.perf_counter()
+            left_b = _run_stage(x, bf16, probe, k, mb, BF16_DOT_TOL, out_sims, out_idx)
+            t2 = time.perf_counter()
+            exact = np.intersect1d(left_f, left_b)
+            # bfloat16 first pays off when its cost plus faiss on its failures is lower.
+            if (t2 - t1) + (t1 - t0) * len(left_b) / len(probe) >= t1 - t0:
+                bf16 = None
+        else:
+            exact = todo[:0]
+        if bf16 is not None:
+            todo = _run_stage(x, bf16, todo, k, mb, BF16_DOT_TOL, out_sims, out_idx)
+    else:
+        exact = todo[:0]
+    todo = _run_stage(x, index, todo, k, m, ftol, out_sims, out_idx)
+    failed = np.concatenate([exact, todo])
     if failed.size:
         out_sims[failed], out_idx[failed] = _exact_rows(x, failed, k)
     return out_sims, out_idx
 
 
-def knn_search(features: ArrayLike, k: int, margin: int = 8) -> Tuple[np.ndarray, np.ndarray]:
+def knn_search(
+    features: ArrayLike, k: int, margin: int = 8, proposer: str = 'auto'
+) -> Tuple[np.ndarray, np.ndarray]:
     """Exact canonical k-nearest neighbours by cosine similarity.
 
     Args:
         features (np.ndarray | torch.Tensor): (N, D) features; L2-normalised
             here (float64).
         k (int): Neighbours per row including the row itself; clipped to N.
-        margin (int): Extra faiss candidates per row used to certify
-            exactness. Only affects speed.
+        margin (int): faiss proposes ``k + 4 * margin`` candidates per row
+            to certify exactness. Only affects speed.
+        proposer (str): Candidate source: ``'bf16'`` (bfloat16 GEMM blocks,
+            failures then go to faiss), ``'faiss'`` (float32 faiss only) or
+            ``'auto'`` (times both on the first rows and keeps the faster;
+            faiss only on GPU and for small N). Only affects speed.
 
     Returns:
         tuple[np.ndarray, np.ndarray]: ``sims`` (N, k') float32 canonical
         similarities and ``idx`` (N, k') int64 neighbour indices with
         ``k' = min(k, N)``; ``idx[:, 0]`` is the row itself.
     """
-    return knn_normalized(normalize_features(features), k, margin)
+    return knn_normalized(normalize_features(features), k, margin, proposer)
