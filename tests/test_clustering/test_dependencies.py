@@ -41,6 +41,6 @@ def test_importing_the_package_loads_no_engine_or_apis():
         f'print([m for m in sys.modules if m.startswith({FORBIDDEN!r})])\n'
     )
     out = subprocess.run(
-        [sys.executable, '-c', code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, '-c', code], capture_output=True, text=True, check=True, timeout=600
     )
     assert out.stdout.strip() == '[]', out.stdout

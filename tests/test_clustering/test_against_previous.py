@@ -1,6 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""The bfloat16 / faiss candidate stages give the previous implementation's
-kNN lists and labels bit for bit, whatever proposes the candidates."""
+"""The optimised kNN gives the previous implementation's lists and labels bit
+for bit, whatever proposes the candidates."""
 
 import numpy as np
 import pytest
