@@ -1,8 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Models: backbones, heads, losses, retrievers and clustering."""
+"""Models: backbones, heads, losses, memories, necks and retrievers."""
 
 from .backbones import HFBertBackbone, OpenCLIPBackbone
-from .clustering import cluster_pseudo_labels
 from .data_preprocessors import TextReIDDataPreprocessor
 from .fusion import MultiHeadAttentionalFusion, TokenReasoningLayer
 from .heads import GlobalMatchingHead
@@ -21,7 +20,6 @@ __all__ = [
     'sdm_loss',
     'itc_loss',
     'id_loss',
-    'cluster_pseudo_labels',
     'OpenCLIPBackbone',
     'PrototypeMemory',
     'MultiHeadAttentionalFusion',

@@ -21,7 +21,7 @@ from tpr_mm.utils.check_runner import make_row
 # Labels of the CPU path: a child with no visible GPU, so faiss takes its CPU index.
 _CPU_CLUSTER = (
     'import sys, faiss, numpy as np\n'
-    'from tpr_mm.models.clustering import cluster_pseudo_labels\n'
+    'from tpr_mm.clustering import cluster_pseudo_labels\n'
     'assert faiss.get_num_gpus() == 0, "CUDA_VISIBLE_DEVICES was not honoured"\n'
     'np.save(sys.argv[2], cluster_pseudo_labels(np.load(sys.argv[1])))\n'
 )
@@ -55,7 +55,7 @@ def faiss_clustering(n: int = 68126, small_n: int = 4000, dim: int = 512) -> Lis
     """
     import faiss
 
-    from tpr_mm.models.clustering import cluster_pseudo_labels
+    from tpr_mm.clustering import cluster_pseudo_labels
 
     if faiss.get_num_gpus() == 0 or not hasattr(faiss, 'GpuIndexFlatIP'):
         reason = f'skipped: faiss CPU build (faiss {faiss.__version__}, get_num_gpus() == 0)'

@@ -11,8 +11,8 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from tpr_mm.clustering import division_quality
 from tpr_mm.engine.hooks import ConsensusDivisionHook
-from tpr_mm.models.clustering import division_quality
 from tpr_mm.registry import RUNNERS
 from tpr_mm.testing.configs import shrink_config
 

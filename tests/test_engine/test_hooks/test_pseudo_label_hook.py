@@ -174,8 +174,8 @@ def test_hook_requires_a_pseudo_label_head(tmp_path):
 @pytest.mark.parametrize('rule', ['paired', 'clpc'])
 def test_oplm_rule_reaches_the_mining(rule):
     """`oplm_rule` on the hook selects the rule applied after clustering."""
-    from tpr_mm.models.clustering import cluster_pseudo_labels
-    from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+    from tpr_mm.clustering import cluster_pseudo_labels
+    from tpr_mm.clustering.oplm import outlier_pseudo_label_mining
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 8))

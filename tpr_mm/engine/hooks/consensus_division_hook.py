@@ -12,7 +12,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.amp import autocast
 from tqdm import tqdm
 
-from tpr_mm.models.clustering.clean_division import (
+from tpr_mm.clustering.clean_division import (
     clean_probability,
     consensus_division,
     division_quality,
@@ -34,10 +34,10 @@ class ConsensusDivisionHook(Hook):
     ``model.per_sample_losses``), min–max normalise each, fit a 2-component
     Gaussian mixture per embedding and call a pair clean for that embedding
     when the low-loss component's posterior exceeds ``threshold``
-    (:func:`~tpr_mm.models.clustering.clean_probability`,
-    :func:`~tpr_mm.models.clustering.split_clean`). Pairs both call clean
+    (:func:`~tpr_mm.clustering.clean_probability`,
+    :func:`~tpr_mm.clustering.split_clean`). Pairs both call clean
     weigh 1, pairs both call noisy 0, disagreements a fair coin
-    (:func:`~tpr_mm.models.clustering.consensus_division`, drawn from
+    (:func:`~tpr_mm.clustering.consensus_division`, drawn from
     ``seed`` and the epoch, so a run and its resume agree). The weights go to
     ``model.head.set_division``.
 

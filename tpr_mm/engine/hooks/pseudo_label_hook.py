@@ -15,9 +15,9 @@ from mmengine.dist import broadcast_object_list, get_rank, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from tpr_mm.models.clustering import cluster_pseudo_labels
-from tpr_mm.models.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
-from tpr_mm.models.clustering.quality import pseudo_label_quality
+from tpr_mm.clustering import cluster_pseudo_labels
+from tpr_mm.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
+from tpr_mm.clustering.quality import pseudo_label_quality
 from tpr_mm.registry import DATASETS, HOOKS
 
 from .view_encoding import encode_view, gather_by_id, view_ids

@@ -6,14 +6,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from tpr_mm.models.clustering import (
+from tpr_mm.clustering import (
     cluster_pseudo_labels,
     dbscan_precomputed_sparse,
     knn_search,
     neighbour_sizes,
     sparse_jaccard_distance,
 )
-from tpr_mm.models.clustering import knn as knn_module
+from tpr_mm.clustering import knn as knn_module
 
 from .dense_reference import (
     adjusted_rand_index,
@@ -34,12 +34,12 @@ def clustered(n: int, dim: int = 32, noise: float = 0.5, seed: int = 0) -> np.nd
     ).astype(np.float32)
 
 
-def with_duplicates(n: int, seed: int = 0) -> np.ndarray:
+def with_duplicates(n: int, seed: int = 0, group: int = 70) -> np.ndarray:
     """Clustered data where every second sample repeats the previous one (two
-    captions of one image), plus one group of 45 identical samples."""
+    captions of one image), plus one group of ``group`` identical samples."""
     x = clustered(n, seed=seed)
     x[1::2] = x[0:-1:2]
-    x[-45:] = x[-46]
+    x[-group:] = x[-group - 1]
     return x
 
 
@@ -166,8 +166,8 @@ def test_dbscan_handmade_graph():
 
 def test_duplicates_and_exact_zero_distances(monkeypatch):
     x = with_duplicates(301, seed=4)
-    # The tie group is larger than the faiss candidate list: those rows must
-    # take the exact fallback.
+    # The tie group (70) is larger than the candidate lists (k1 + 32 = 62 from
+    # faiss): those rows must take the exact fallback.
     fallback_rows = []
     exact_rows = knn_module._exact_rows
 
@@ -190,7 +190,7 @@ def test_duplicates_and_exact_zero_distances(monkeypatch):
     # self first, then the other members by index.
     _, idx = knn_search(x, 30)
     group = np.flatnonzero((x == x[-1]).all(axis=1))
-    assert len(group) > 40
+    assert len(group) > 62
     assert set(group.tolist()) <= set(fallback_rows) and len(fallback_rows) < 301
     for i in group[[0, 20, -1]]:
         assert idx[i, 0] == i

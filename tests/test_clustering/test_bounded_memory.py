@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tpr_mm.models.clustering import cluster_pseudo_labels, dbscan_precomputed_sparse
-from tpr_mm.models.clustering.jaccard import query_expanded_weights
-from tpr_mm.models.clustering.knn import normalize_features
-from tpr_mm.models.clustering.overlap import overlap_blocks
-from tpr_mm.models.clustering.stream_dbscan import StreamingDBSCAN, dbscan_pair_blocks
+from tpr_mm.clustering import cluster_pseudo_labels, dbscan_precomputed_sparse
+from tpr_mm.clustering.jaccard import query_expanded_weights
+from tpr_mm.clustering.knn import normalize_features
+from tpr_mm.clustering.overlap import overlap_blocks
+from tpr_mm.clustering.stream_dbscan import StreamingDBSCAN, dbscan_pair_blocks
 
 from .dense_reference import adjusted_rand_index, dense_dbscan, dense_jaccard_distance
 from .distributions import DISTRIBUTIONS, make_distribution

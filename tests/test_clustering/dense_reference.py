@@ -1,5 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Dense, obviously-correct oracle for ``tpr_mm.models.clustering``.
+"""Dense, obviously-correct oracle for ``tpr_mm.clustering``.
 
 Plain loops over full N x N matrices, following the k-reciprocal re-ranking
 definition step by step (cluster-contrast flavour) and scikit-learn's DBSCAN

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tpr_mm.models.clustering.quality import (
+from tpr_mm.clustering.quality import (
     adjusted_rand_index,
     normalized_mutual_info,
     pairwise_precision_recall,

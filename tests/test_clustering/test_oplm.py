@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tpr_mm.models.clustering import oplm
-from tpr_mm.models.clustering.oplm import outlier_pseudo_label_mining
+from tpr_mm.clustering import oplm
+from tpr_mm.clustering.oplm import outlier_pseudo_label_mining
 
 
 def _unit(x):
@@ -165,7 +165,7 @@ def test_rule_errors():
 def test_oplm_chunked_queries_same_result(monkeypatch, block):
     """Similarity blocks of a few entries (one giant cluster's queries split in
     many chunks) give the naive loop's labels."""
-    from tpr_mm.models.clustering import oplm
+    from tpr_mm.clustering import oplm
 
     monkeypatch.setattr(oplm, '_SIM_BLOCK', block)
     rng = np.random.default_rng(5)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tpr_mm.models.clustering import (
+from tpr_mm.clustering import (
     clean_probability,
     consensus_division,
     division_quality,
