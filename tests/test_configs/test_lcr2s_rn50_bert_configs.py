@@ -13,8 +13,8 @@ import torchvision
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
-from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
 from tpr_mm.registry import DATASETS, MODELS, PARAM_SCHEDULERS, RUNNERS
 from tpr_mm.testing.configs import TINY_SYNTHETIC
 

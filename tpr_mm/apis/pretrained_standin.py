@@ -18,8 +18,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 from tpr_mm.fileio import atomic_write_text, safe_torch_load
-from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
 from tpr_mm.registry import RUNNERS
 
 CHECKPOINT = 'standin.pth'
