@@ -12,6 +12,9 @@ model = dict(
     img_reasoning=dict(type='TokenReasoningLayer', num_heads=8, ffn_ratio=4.0),
     text_reasoning=dict(type='TokenReasoningLayer', num_heads=8, ffn_ratio=4.0),
     teacher={{_base_.model}},
-    # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first).
+    # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first),
+    # resolved to a file by FrozenTeacherHook before training.
     teacher_checkpoint='work_dirs/lcr2s_teacher_synthetic',
 )
+# Builds the frozen teacher from teacher_checkpoint before the first training step.
+custom_hooks = [*_base_.custom_hooks, dict(type='FrozenTeacherHook')]

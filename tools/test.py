@@ -56,9 +56,11 @@ def main() -> None:
         for evaluator in evaluators:
             if evaluator.get('type') == 'TextImageRetrievalMetric':
                 evaluator['ranking_file'] = args.out
+    from tpr_mm.apis import prepare_data
     from tpr_mm.registry import RUNNERS
 
-    runner = RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg)  # starts the process group of a distributed run
+    prepare_data(runner.cfg)  # generated datasets: written by rank 0, before any is built
     metrics = runner.test()
     from mmengine.dist import is_main_process
 

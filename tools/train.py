@@ -68,9 +68,11 @@ def build_cfg(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = build_cfg(args)
+    from tpr_mm.apis import prepare_data
     from tpr_mm.registry import RUNNERS
 
-    runner = RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg)  # starts the process group of a distributed run
+    prepare_data(runner.cfg)  # generated datasets: written by rank 0, before any is built
     runner.train()
 
 

@@ -102,7 +102,7 @@ def run(cmd: list, stage: str) -> float:
 
 def main() -> None:
     args = parse_args()
-    from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
+    from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 
     teacher_dir = args.teacher_work_dir or default_work_dir(args.teacher_config)
     student_dir = args.student_work_dir or default_work_dir(args.student_config)

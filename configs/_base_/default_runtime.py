@@ -2,7 +2,10 @@
 default_scope = 'tpr_mm'
 runner_type = 'TPRRunner'
 
+# Every hook of a run is listed here or in custom_hooks (MMEngine would add its runtime_info hook
+# by itself; it is listed so that the config shows them all).
 default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     # TPRLoggerHook = MMEngine's LoggerHook; the test-metric JSON is written by rank 0 only.
     logger=dict(type='TPRLoggerHook', interval=50),

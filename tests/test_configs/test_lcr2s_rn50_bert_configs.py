@@ -13,9 +13,10 @@ import torchvision
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from tpr_mm.apis import prepare_data
+from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
-from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
-from tpr_mm.registry import DATASETS, MODELS, PARAM_SCHEDULERS, RUNNERS
+from tpr_mm.registry import MODELS, PARAM_SCHEDULERS, RUNNERS
 from tpr_mm.testing.configs import TINY_SYNTHETIC
 
 pytest.importorskip('transformers')
@@ -245,9 +246,7 @@ def _state(path):
 
 def test_tiny_teacher_then_student_train_through_the_runner(tmp_path):
     data_root = str(tmp_path / 'synthetic')
-    DATASETS.build(
-        dict(type='SyntheticPEDES', data_root=data_root, split='train', **TINY_SYNTHETIC)
-    )
+    prepare_data(dict(dataset=dict(type='SyntheticPEDES', data_root=data_root, **TINY_SYNTHETIC)))
     vocab = str(tmp_path / 'vocab.txt')
     size = _vocab(data_root, vocab)
     cfg = _tiny(_load('lcr2s_rn50_bert_teacher_rstp'), str(tmp_path / 't'), data_root, vocab, size)

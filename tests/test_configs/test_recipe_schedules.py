@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.hooks import ParamSchedulerHook
 from mmengine.registry import init_default_scope
 
+from tpr_mm.apis import prepare_data
 from tpr_mm.registry import RUNNERS
 from tpr_mm.testing.configs import TINY_SYNTHETIC, tiny_model_cfg
 
@@ -85,6 +86,7 @@ def _runner(name: str, tmp_path):
         dataset.data_root = os.path.join(ROOT, 'tests', 'data', os.path.basename(dataset.data_root))
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     runner = RUNNERS.build(cfg)
+    prepare_data(cfg)  # the tiny synthetic set, written before the train loop builds it
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     runner.param_schedulers = runner.build_param_scheduler(runner.param_schedulers)
     return cfg, runner

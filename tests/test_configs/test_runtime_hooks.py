@@ -27,6 +27,8 @@ def test_config_lists_every_runtime_hook(path):
         # custom_hooks.1 is the pseudo-label hook (docs/methods/cpcl.md's overrides)
         assert custom == ['FiniteLossHook', 'PseudoLabelHook']
         assert cfg.custom_hooks[1] == cfg.pseudo_label_hook
+    if cfg.model.get('type') == 'LCR2SStudent':  # the teacher is built by a listed hook
+        assert custom == ['FiniteLossHook', 'FrozenTeacherHook']
     if osp.basename(path).startswith('rde_'):
         assert custom == ['FiniteLossHook', 'ConsensusDivisionHook']
         assert cfg.custom_hooks[1] == cfg.division_hook

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from tpr_mm.apis.prepare_data import prepare_data
 from tpr_mm.datasets import SyntheticPEDES
 from tpr_mm.datasets.synthetic import (
     generate_synthetic_pedes,
@@ -132,26 +133,39 @@ def test_generator_refuses_folders_it_did_not_write(make, overwrite, tmp_path, g
     assert {p: _snapshot(tmp_path / p) for p in os.listdir(tmp_path)} == before
 
 
+def _dataset_cfg(root, **params):
+    return dict(
+        type='SyntheticPEDES', data_root=str(root), split='test', modality='image', **params
+    )
+
+
 @pytest.mark.parametrize('make', [_user_folder, _own_set_with_nested_user_file, _copied_meta])
-def test_dataset_class_refuses_and_keeps_the_files(make, tmp_path, generated):
+def test_prepare_step_and_dataset_class_refuse_and_keep_the_files(make, tmp_path, generated):
     """The reported attack: ``data_root`` pointed at an existing user folder."""
     root, reason = make(tmp_path, generated)
     before = _snapshot(root)
     with pytest.raises(FileExistsError, match=reason):
+        prepare_data(dict(test_dataloader=dict(dataset=_dataset_cfg(root, seed=5, **TINY))))
+    # Building the dataset only reads: it says what is wrong and how to write the set.
+    with pytest.raises(FileNotFoundError, match='make_synthetic.py --out') as err:
         SyntheticPEDES(str(root), split='test', modality='image', seed=5, **TINY)
+    assert f"SyntheticPEDES: '{root}' does not hold the synthetic set" in str(err.value)
     assert _snapshot(root) == before
 
 
-def test_dataset_class_reuses_and_regenerates_its_own_set(tmp_path, generated):
+def test_prepare_step_reuses_and_regenerates_its_own_set(tmp_path, generated):
     root = tmp_path / 'set'
     shutil.copytree(generated, root)
     before = _snapshot(root)
+    assert prepare_data(dict(a=_dataset_cfg(root, **TINY))) == [str(root)]
     ds = SyntheticPEDES(str(root), split='test', modality='image', **TINY)
     assert len(ds) == 2 and _snapshot(root) == before  # reused, nothing rewritten
+    prepare_data(dict(a=_dataset_cfg(root, **{**TINY, 'seed': 7})))
     ds = SyntheticPEDES(str(root), split='train', modality='image', **{**TINY, 'seed': 7})
     assert len(ds) == 4 and synthetic_params_match(str(root), **{**TINY, 'seed': 7})
     empty = tmp_path / 'empty'
     empty.mkdir()
+    prepare_data(dict(a=[_dataset_cfg(empty, **TINY)]))
     assert len(SyntheticPEDES(str(empty), split='test', modality='image', **TINY)) == 2
 
 
@@ -174,10 +188,12 @@ _RANK_SCRIPT = """
 import sys, torch.distributed as dist
 dist.init_process_group('gloo', init_method='tcp://127.0.0.1:' + sys.argv[1],
                         rank=int(sys.argv[2]), world_size=2)
-from tpr_mm.datasets import SyntheticPEDES
+from tpr_mm.apis.prepare_data import prepare_data
+from tpr_mm.apis import prepare_data
+dataset = dict(type='SyntheticPEDES', data_root=sys.argv[3], split='test', num_train_ids=1,
+               num_val_ids=0, num_test_ids=1, images_per_id=1, image_size=(32, 16))
 try:
-    SyntheticPEDES(sys.argv[3], split='test', num_train_ids=1, num_val_ids=0, num_test_ids=1,
-                   images_per_id=1, image_size=(32, 16))
+    prepare_data(dict(train_dataloader=dict(dataset=dataset)))
 except Exception as err:
     print(f'rank {sys.argv[2]}: {type(err).__name__}: {err}')
     sys.exit(3)
@@ -185,7 +201,7 @@ except Exception as err:
 
 
 def test_refusal_on_rank_0_reaches_every_rank_without_a_hang(tmp_path):
-    """Rank 0 writes the set; its refusal must not leave rank 1 waiting at a barrier."""
+    """Rank 0 writes the set (prepare step); its refusal must not leave rank 1 waiting."""
     import socket
     import subprocess
     import sys

@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 from tpr_mm.engine.runner.safe_loading import mmengine_safe_globals
-from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
 from tpr_mm.registry import MODELS, RUNNERS
 from tpr_mm.testing.configs import shrink_config
 

@@ -145,7 +145,7 @@ def test_crafted_checkpoint_with_weights_only_forced_off(entry, tool_cfg, tmp_pa
 def test_every_mmengine_entry_point_is_weights_only(tmp_path, monkeypatch):
     from mmengine.runner import CheckpointLoader, load_checkpoint
 
-    from tpr_mm.models.retrievers.frozen_teacher import load_model_weights
+    from tpr_mm.models.retrievers.frozen_teacher import load_teacher_weights
 
     path, marker = _crafted_checkpoint(tmp_path)
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
@@ -154,7 +154,7 @@ def test_every_mmengine_entry_point_is_weights_only(tmp_path, monkeypatch):
     with pytest.raises(UnsafeCheckpointError):
         CheckpointLoader.load_checkpoint(path)
     with pytest.raises(UnsafeCheckpointError):  # the LCR²S teacher of tools/train_two_stage.py
-        load_model_weights(torch.nn.Linear(2, 2), path)
+        load_teacher_weights(torch.nn.Linear(2, 2), path)
     # Remote schemes keep MMEngine's loader (no weights_only) and refuse while forced off.
     with pytest.raises(UnsafeCheckpointError, match='refusing to load while'):
         CheckpointLoader.load_checkpoint('https://example.invalid/epoch_1.pth')

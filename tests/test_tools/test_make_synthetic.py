@@ -42,3 +42,17 @@ def test_writes_reuses_and_overwrites_its_own_set(tmp_path, capsys):
         images_per_id=1,
         image_size=(32, 16),
     )
+
+
+def test_config_mode_writes_every_set_the_config_names(tmp_path, capsys):
+    from mmengine.config import Config
+
+    root = tmp_path / 'from_config'
+    dataset = dict(type='SyntheticPEDES', data_root=str(root), split='train', image_size=(32, 16))
+    dataset.update(num_train_ids=1, num_val_ids=0, num_test_ids=1, images_per_id=1)
+    path = str(tmp_path / 'cfg.py')
+    Config(dict(train_dataloader=dict(dataset=dataset))).dump(path)
+    assert make_synthetic.main(['--config', path]) == 0
+    assert f'synthetic set ready: {root}' in capsys.readouterr().out
+    params = {k: v for k, v in dataset.items() if k not in ('type', 'data_root', 'split')}
+    assert synthetic_params_match(str(root), **params)

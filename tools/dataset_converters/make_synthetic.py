@@ -7,6 +7,8 @@ Example::
     # CUHK-PEDES' exact counts (or ICFG-PEDES'), parallel and resumable:
     python tools/dataset_converters/make_synthetic.py --preset cuhk-size --out data/cuhk_size
     python tools/dataset_converters/make_synthetic.py --preset icfg-size --out data/icfg_size
+    # every synthetic set a config names, with its parameters (what tools/train.py prepares):
+    python tools/dataset_converters/make_synthetic.py --config configs/clip_sdm_synthetic.py
 
 An existing ``--out`` folder is replaced only when it is empty or is a synthetic
 set written by this tool (its ``synthetic_meta.json`` lists every file in it);
@@ -48,6 +50,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument('--workers', type=int, default=None, help='processes for --preset')
     parser.add_argument(
+        '--config',
+        default=None,
+        help='write every synthetic set this config names, with its parameters (ignores '
+        '--out and the size options)',
+    )
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='regenerate even if a matching synthetic set exists (a folder that is not a '
@@ -59,6 +67,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
+    if args.config:
+        return prepare_config(args.config)
     try:
         if args.preset:
             stats = generate_size_true(args.out, args.preset, args.seed, args.workers)
@@ -74,6 +84,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     total = {k: sum(row[k] for row in stats.values()) for k in ('ids', 'images', 'captions')}
     print(f'{"total":<8}{total["ids"]:>8}{total["images"]:>10}{total["captions"]:>10}')
     print(f'data root: {args.out} ({elapsed:.1f} s)')
+    return 0
+
+
+def prepare_config(path: str) -> int:
+    from mmengine.config import Config
+
+    from tpr_mm.apis import prepare_data
+
+    try:
+        roots = prepare_data(Config.fromfile(path))
+    except (FileExistsError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(
+        '\n'.join(f'synthetic set ready: {root}' for root in roots) or f'{path}: no synthetic set'
+    )
     return 0
 
 

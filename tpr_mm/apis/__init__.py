@@ -5,6 +5,7 @@ from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
 from .image_search import index_image_folder, list_images, search_text
 from .index_files import CorruptIndexError
 from .inferencer import TextImageInferencer
+from .prepare_data import prepare_data, synthetic_sets
 from .rehearsal import RehearsalHook, run_rehearsal
 from .result_grid import draw_result_grid
 
@@ -20,4 +21,6 @@ __all__ = [
     'draw_result_grid',
     'RehearsalHook',
     'run_rehearsal',
+    'prepare_data',
+    'synthetic_sets',
 ]

@@ -18,9 +18,11 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from tpr_mm.engine.runner.checkpoint import resolve_checkpoint
 from tpr_mm.fileio import atomic_write_text, safe_torch_load
-from tpr_mm.models.retrievers.frozen_teacher import resolve_checkpoint
 from tpr_mm.registry import RUNNERS
+
+from .prepare_data import prepare_data
 
 CHECKPOINT = 'standin.pth'
 # Retrievers whose CLIP is ``image_backbone`` (CFine) load this copy with renamed keys.
@@ -82,6 +84,7 @@ def make_pretrained_standin(cfg: Config, out_dir: str, force: bool = False) -> D
     run_cfg = cfg.copy()
     run_cfg.work_dir = osp.join(out_dir, 'run')
     runner = RUNNERS.build(run_cfg)
+    prepare_data(run_cfg)
     runner.train()
     # Selected on the corpus' own val split (its identities are in no benchmark).
     source = resolve_checkpoint(run_cfg.work_dir, prefer='best')
@@ -144,4 +147,6 @@ def zero_shot_test(eval_cfg: Config, checkpoint: str, work_dir: str) -> Dict[str
     cfg.val_dataloader = None
     cfg.val_cfg = None
     cfg.val_evaluator = None
-    return RUNNERS.build(cfg).test()
+    runner = RUNNERS.build(cfg)
+    prepare_data(cfg)
+    return runner.test()

@@ -7,6 +7,8 @@ from typing import Optional, Tuple
 
 from mmengine.config import Config
 
+from tpr_mm.apis.prepare_data import prepare_data
+
 TINY_SYNTHETIC = dict(
     num_train_ids=10,
     num_val_ids=4,
@@ -58,7 +60,9 @@ def shrink_config(
 
     Every dataloader switches to ``data_root`` with :data:`TINY_SYNTHETIC`
     (or ``synthetic``) parameters; images are 32×16 and captions 24 tokens;
-    the backbone becomes :func:`tiny_model_cfg`.
+    the backbone becomes :func:`tiny_model_cfg`. The set is written (or
+    reused) by the prepare step, :func:`tpr_mm.apis.prepare_data`; a caller
+    that changes dataset parameters afterwards calls it again.
 
     Args:
         cfg (Config): A config whose datasets are ``SyntheticPEDES``.
@@ -112,6 +116,7 @@ def shrink_config(
     cfg.default_hooks.logger.interval = 1
     cfg.log_level = 'WARNING'
     cfg.randomness = dict(seed=0, deterministic=False)
+    prepare_data(cfg)  # write the tiny set (rank 0) before anything builds a dataset
     return cfg
 
 

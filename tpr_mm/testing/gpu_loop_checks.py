@@ -94,11 +94,14 @@ def ddp_worker(config: str, work_dir: str, steps: int = 3, device: str = 'cuda')
     from mmengine.dist import all_gather, get_rank, get_world_size, init_dist
     from mmengine.model import MMDistributedDataParallel
 
+    from tpr_mm.engine.runner.dist_backend import backend_for_device
+
     t0 = time.perf_counter()
+    backend = backend_for_device(device)
     if device == 'cuda':
-        init_dist('pytorch', backend='nccl')  # what the runner does for --launcher pytorch
+        init_dist('pytorch', backend=backend)  # what the runner does for --launcher pytorch
     else:
-        torch.distributed.init_process_group('gloo')
+        torch.distributed.init_process_group(backend)
     rank, world = get_rank(), get_world_size()
     local = int(os.environ.get('LOCAL_RANK', 0))
     rank_dir = osp.join(work_dir, f'rank{rank}')
@@ -129,5 +132,4 @@ def ddp_worker(config: str, work_dir: str, steps: int = 3, device: str = 'cuda')
         f'params {"equal" if equal else "DIFFER"} across ranks, {step_s:.2f} s/step (incl. data)'
     )
     status = 'ok' if equal and finite and applied >= 1 else 'FAIL'
-    backend = 'nccl' if device == 'cuda' else 'gloo'
     return [make_row(f'ddp {backend} x{world}', status, time.perf_counter() - t0, figure)]

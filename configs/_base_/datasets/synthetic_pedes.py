@@ -1,4 +1,5 @@
-# The embedded synthetic dataset (written on first use; docs/get_started.md).
+# The embedded synthetic dataset (written by the prepare step of tools/train.py and tools/test.py,
+# or by tools/dataset_converters/make_synthetic.py; docs/datasets.md).
 dataset_type = 'SyntheticPEDES'
 data_root = 'data/synthetic'
 synthetic = dict(

@@ -44,3 +44,24 @@ def test_runner_env_cfg_without_dist_cfg_is_switched(monkeypatch):
     assert cpu_process_group_kwargs('slurm', env_cfg) is None  # MMEngine's own start-up
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     assert cpu_process_group_kwargs('pytorch', env_cfg) is None
+
+
+def test_one_place_names_the_backends():
+    """Only dist_backend.py spells out a backend name in the package and the tools."""
+    import os
+    import re
+
+    from tpr_mm.engine.runner.dist_backend import backend_for_device
+
+    assert backend_for_device('cuda') == 'nccl' and backend_for_device('cpu') == 'gloo'
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    named = []
+    for folder in ('tpr_mm', 'tools'):
+        for dirpath, _, files in os.walk(os.path.join(root, folder)):
+            for name in files:
+                if name.endswith(('.py', '.sh')):
+                    path = os.path.join(dirpath, name)
+                    with open(path, encoding='utf-8') as f:
+                        if re.search(r"""['"]gloo['"]""", f.read()):
+                            named.append(os.path.relpath(path, root))
+    assert named == [os.path.join('tpr_mm', 'engine', 'runner', 'dist_backend.py')]

@@ -51,6 +51,11 @@ def test_runtime_hooks_are_registered_from_the_config_only(tmp_path):
     for name in ('RNGStateHook', 'DataIssueReportHook', 'FiniteLossHook', 'TPRCheckpointHook'):
         assert names.count(name) == 1, names
     assert 'is not among the hooks' not in _log(runner)
+    # Exactly the hooks the config lists: nothing added behind it (by MMEngine or TPRRunner).
+    listed = [h.type for h in RUNTIME.default_hooks.values()] + [
+        h.type for h in RUNTIME.custom_hooks
+    ]
+    assert sorted(names) == sorted(listed)
     # The loops read diff_rank_seed through the runner's public attribute.
     assert runner.diff_rank_seed is True and _diff_rank_seed(runner) is True
 

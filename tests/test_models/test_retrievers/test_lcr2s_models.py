@@ -193,11 +193,10 @@ def test_student_distils_from_frozen_teacher_file(tmp_path):
     torch.manual_seed(0)
     teacher = MODELS.build(_teacher_cfg())
     torch.save({'state_dict': teacher.state_dict(), 'meta': {'epoch': 1}}, tmp_path / 'best.pth')
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'best.pth'))
     student = MODELS.build(
         _student_cfg(
             teacher=_teacher_cfg(),
-            teacher_checkpoint=str(tmp_path / 'last_checkpoint'),
+            teacher_checkpoint=str(tmp_path / 'best.pth'),
             distill_losses=[
                 {'type': 'FeatureDistillLoss', 'loss_weight': 0.5},
                 {'type': 'RelationDistillLoss', 'loss_weight': 2.0},

@@ -4,6 +4,7 @@
 from .consensus_division_hook import ConsensusDivisionHook
 from .data_issue_hook import DataIssueReportHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
+from .frozen_teacher_hook import FrozenTeacherHook
 from .pseudo_label_hook import PseudoLabelHook
 from .rng_state_hook import RNGStateHook
 from .tpr_checkpoint_hook import TPRCheckpointHook
@@ -18,4 +19,5 @@ __all__ = [
     'TPRLoggerHook',
     'DataIssueReportHook',
     'ConsensusDivisionHook',
+    'FrozenTeacherHook',
 ]

@@ -18,8 +18,8 @@ from tpr_mm.clustering.clean_division import (
     division_quality,
     split_clean,
 )
-from tpr_mm.models.memories.gather import all_gather_rows
 from tpr_mm.registry import HOOKS
+from tpr_mm.utils.dist import all_gather_rows
 
 DEFAULT_GMM_CFG = {'max_iter': 10, 'tol': 1e-2, 'reg_covar': 5e-4}
 

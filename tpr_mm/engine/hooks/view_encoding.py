@@ -16,7 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner.amp import autocast
 from tqdm import tqdm
 
-from tpr_mm.models.memories.gather import all_gather_rows
+from tpr_mm.utils.dist import all_gather_rows
 
 _FEAT_KEYS = {'img': 'img_feats', 'text': 'text_feats'}
 

@@ -1,4 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .checkpoint import resolve_checkpoint
 from .dist_backend import use_gloo_without_cuda
 from .safe_loading import mmengine_checkpoint_types, mmengine_safe_globals
 from .tpr_runner import CheckpointMismatchError, TPRRunner, checkpoint_mismatches
@@ -10,4 +11,5 @@ __all__ = [
     'CheckpointMismatchError',
     'checkpoint_mismatches',
     'use_gloo_without_cuda',
+    'resolve_checkpoint',
 ]

@@ -7,6 +7,18 @@ import torch
 from mmengine.config import Config
 
 
+def backend_for_device(device: str) -> str:
+    """The process-group backend for a device type: NCCL on ``'cuda'``, gloo otherwise.
+
+    Args:
+        device (str): ``'cuda'`` or ``'cpu'``.
+
+    Returns:
+        str: ``'nccl'`` or ``'gloo'``.
+    """
+    return 'nccl' if device == 'cuda' else 'gloo'
+
+
 def use_gloo_without_cuda(cfg: Config) -> bool:
     """Switch a distributed run from NCCL to gloo when CUDA is unavailable.
 
@@ -34,7 +46,7 @@ def use_gloo_without_cuda(cfg: Config) -> bool:
     dist_cfg = env_cfg['dist_cfg']
     if dist_cfg.get('backend', 'nccl') != 'nccl':
         return False
-    dist_cfg['backend'] = 'gloo'
+    dist_cfg['backend'] = backend_for_device('cpu')
     return True
 
 
@@ -59,7 +71,7 @@ def cpu_process_group_kwargs(launcher: str, env_cfg: dict) -> Optional[dict]:
     if launcher != 'pytorch' or torch.cuda.is_available():
         return None
     kwargs = dict(env_cfg.get('dist_cfg', {}))
-    kwargs.setdefault('backend', 'gloo')
+    kwargs.setdefault('backend', backend_for_device('cpu'))
     if kwargs.get('timeout') is not None:
         kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
     return kwargs

@@ -1,7 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Feature memories (cluster prototypes) used by weakly supervised methods."""
 
-from .gather import all_gather_rows
 from .prototype_memory import PrototypeMemory, cluster_means, momentum_update
 
-__all__ = ['PrototypeMemory', 'cluster_means', 'momentum_update', 'all_gather_rows']
+__all__ = ['PrototypeMemory', 'cluster_means', 'momentum_update']

@@ -13,8 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
-
-from .gather import all_gather_rows
+from tpr_mm.utils.dist import all_gather_rows
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 

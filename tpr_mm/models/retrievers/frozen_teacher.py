@@ -1,84 +1,54 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Finding and loading a trained teacher for distillation."""
+"""Building a frozen teacher from its config and checkpoint file for distillation.
+
+Which file of the teacher's work dir to use is decided in the engine
+(:class:`~tpr_mm.engine.hooks.FrozenTeacherHook`, ``tools/train_two_stage.py``);
+here the weights are read with MMEngine's public ``load_checkpoint``, which in
+tpr_mm unpickles local files with ``weights_only=True`` (:mod:`tpr_mm.fileio`).
+"""
 
 import copy
-import glob
-import os
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+from mmengine.runner import load_checkpoint
 
 from tpr_mm.registry import MODELS
 
-
-def _read_pointer(path: str) -> str:
-    """Resolve MMEngine's ``last_checkpoint`` text file (it holds a path)."""
-    with open(path) as f:
-        target = f.read().strip()
-    if not target:
-        raise FileNotFoundError(f'checkpoint pointer {path} is empty')
-    if not osp.isabs(target) and not osp.exists(target):
-        # Written relative to the training's cwd; try next to the pointer too.
-        sibling = osp.join(osp.dirname(path), osp.basename(target))
-        target = sibling if osp.exists(sibling) else target
-    if not osp.isfile(target):
-        raise FileNotFoundError(f'{path} points to {target}, which does not exist')
-    return target
+_REVISE_KEYS = [(r'^module\.', '')]
 
 
-def resolve_checkpoint(path: str, prefer: str = 'best') -> str:
-    """Turn a checkpoint file, a ``last_checkpoint`` pointer or a work dir into a file.
-
-    For a work dir, ``prefer='best'`` returns the val-selected ``best_*.pth``
-    (the newest if there are several) and falls back to the last checkpoint;
-    ``prefer='last'`` returns the last checkpoint.
+def load_teacher_weights(model: nn.Module, checkpoint: str) -> None:
+    """Load an MMEngine checkpoint file into ``model``; every tensor must fit.
 
     Args:
-        path (str): ``.pth`` file, ``.../last_checkpoint`` or a work dir.
-        prefer (str): ``'best'`` or ``'last'``.
-
-    Returns:
-        str: Path of a checkpoint file.
+        model (nn.Module): The teacher.
+        checkpoint (str): A checkpoint file (``state_dict`` + ``meta``).
 
     Raises:
-        FileNotFoundError: nothing usable at ``path``.
+        RuntimeError: keys are missing or unexpected, or shapes differ (on
+            every rank; MMEngine's strict mode raises on rank 0 only).
     """
-    if prefer not in ('best', 'last'):
-        raise ValueError(f"prefer must be 'best' or 'last', got {prefer!r}")
-    if osp.isdir(path):
-        best = sorted(glob.glob(osp.join(path, 'best_*.pth')), key=os.path.getmtime)
-        if prefer == 'best' and best:
-            return best[-1]
-        pointer = osp.join(path, 'last_checkpoint')
-        if osp.isfile(pointer):
-            return _read_pointer(pointer)
-        raise FileNotFoundError(f'no best_*.pth and no last_checkpoint in work dir {path}')
-    if osp.isfile(path):
-        if osp.basename(path) == 'last_checkpoint':
-            return _read_pointer(path)
-        return path
-    raise FileNotFoundError(
-        f'checkpoint {path} not found (expected a .pth file, a last_checkpoint file or a work dir)'
+    ckpt = load_checkpoint(
+        model, checkpoint, map_location='cpu', strict=False, revise_keys=_REVISE_KEYS
     )
-
-
-def load_model_weights(model: nn.Module, checkpoint: str) -> None:
-    """Load an MMEngine checkpoint's ``state_dict`` strictly, with safe unpickling."""
-    from tpr_mm.fileio import safe_torch_load
-
-    ckpt = safe_torch_load(checkpoint, map_location='cpu')  # weights_only=True
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    state = ckpt.get('state_dict', ckpt)
+    for pattern, repl in _REVISE_KEYS:
+        state = {re.sub(pattern, repl, k): v for k, v in state.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    resized = [k for k in own if k in state and own[k].shape != getattr(state[k], 'shape', None)]
+    if missing or unexpected or resized:
         raise RuntimeError(
             f'checkpoint {checkpoint} does not match {type(model).__name__}: '
             f'missing keys {missing[:5]}{"..." if len(missing) > 5 else ""}, '
-            f'unexpected keys {unexpected[:5]}'
-            f'{"..." if len(unexpected) > 5 else ""}'
+            f'unexpected keys {unexpected[:5]}{"..." if len(unexpected) > 5 else ""}, '
+            f'other shapes {resized[:5]}'
         )
 
 
@@ -104,7 +74,7 @@ def build_frozen_teacher(
 
     Args:
         cfg (dict): Teacher model config.
-        checkpoint (str): Anything :func:`resolve_checkpoint` accepts.
+        checkpoint (str): The teacher's checkpoint file.
         device (torch.device, optional): Where to put the teacher.
 
     Returns:
@@ -115,16 +85,21 @@ def build_frozen_teacher(
             'distillation needs teacher_checkpoint (a .pth file, a '
             'last_checkpoint file or the teacher work dir)'
         )
-    path = resolve_checkpoint(checkpoint)
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'teacher checkpoint {checkpoint} is not a file. A last_checkpoint file or a '
+            "teacher work dir is resolved by FrozenTeacherHook (in the LCR²S student configs' "
+            'custom_hooks) or tools/train_two_stage.py'
+        )
     cfg = copy.deepcopy(cfg)
     if isinstance(cfg.get('backbone'), dict):
         # Every weight comes from the checkpoint; do not read initial weights.
         _skip_initial_weights(cfg['backbone'])
     teacher = MODELS.build(cfg)
-    load_model_weights(teacher, path)
+    load_teacher_weights(teacher, checkpoint)
     teacher.requires_grad_(False)
     teacher.eval()
     if device is not None:
         teacher.to(device)
-    print_log(f'loaded frozen teacher {type(teacher).__name__} from {path}', logger='current')
+    print_log(f'loaded frozen teacher {type(teacher).__name__} from {checkpoint}', logger='current')
     return teacher

@@ -26,7 +26,8 @@ class LCR2SStudent(TextImageRetriever):
     (``LCR2STeacher.extract_enriched``) on the same batch and supports.
 
     The teacher lives outside the module tree: it is built lazily on the
-    first ``'loss'`` call from ``teacher`` + ``teacher_checkpoint``, frozen
+    first ``'loss'`` call (or by ``FrozenTeacherHook`` before training) from
+    ``teacher`` + ``teacher_checkpoint``, frozen
     (``requires_grad=False``) and kept in eval mode (also by :meth:`train`).
     It is therefore never in the optimizer nor in saved checkpoints, and
     inference/testing never builds it — a student checkpoint needs no
@@ -41,7 +42,9 @@ class LCR2SStudent(TextImageRetriever):
         head (dict | nn.Module, optional): Task losses on student features.
         teacher (dict, optional): Teacher model config (``LCR2STeacher``).
         teacher_checkpoint (str, optional): Teacher ``.pth``, its
-            ``last_checkpoint`` file or its work dir (best checkpoint first).
+            ``last_checkpoint`` file or its work dir (best checkpoint first);
+            the latter two are resolved to a file by
+            :class:`~tpr_mm.engine.hooks.FrozenTeacherHook` before training.
         distill_losses (Sequence[dict | nn.Module]): e.g.
             ``FeatureDistillLoss`` and ``RelationDistillLoss``; empty = no
             distillation (the teacher is then never built).
@@ -86,13 +89,18 @@ class LCR2SStudent(TextImageRetriever):
         """The frozen teacher, or None until the first distillation step."""
         return self._teacher[0] if self._teacher else None
 
-    def build_teacher(self) -> nn.Module:
-        """Build (once) the frozen teacher on the student's device and return it."""
+    def build_teacher(self, checkpoint: Optional[str] = None) -> nn.Module:
+        """Build (once) the frozen teacher on the student's device and return it.
+
+        Args:
+            checkpoint (str, optional): The teacher's checkpoint file, as
+                :class:`~tpr_mm.engine.hooks.FrozenTeacherHook` resolves it
+                from ``teacher_checkpoint``; defaults to ``teacher_checkpoint``.
+        """
         device = next(self.parameters()).device
         if not self._teacher:
-            self._teacher = (
-                build_frozen_teacher(self.teacher_cfg, self.teacher_checkpoint, device),
-            )
+            path = checkpoint or self.teacher_checkpoint
+            self._teacher = (build_frozen_teacher(self.teacher_cfg, path, device),)
         teacher = self._teacher[0]
         if next(teacher.parameters()).device != device:
             teacher.to(device)

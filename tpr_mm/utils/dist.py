@@ -1,5 +1,8 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Gather row tensors of different lengths from every rank."""
+"""Distributed helpers shared by models and engine hooks.
+
+Gathering row tensors of different lengths from every rank.
+"""
 
 import torch
 import torch.distributed as torch_dist

@@ -1,0 +1,40 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""all_gather_rows: ranks with different row counts, gathered in rank order."""
+
+import os
+import socket
+
+import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+
+from tpr_mm.utils.dist import all_gather_rows
+
+
+def test_single_process_returns_the_tensor_itself():
+    rows = torch.arange(6.0).reshape(3, 2)
+    assert all_gather_rows(rows) is rows
+
+
+def _worker(rank, port, out):
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2
+    )
+    try:
+        # Rank 0 holds 3 rows, rank 1 a shorter last batch of 1 row (and 2 columns each).
+        rows = torch.arange(3 * 2).reshape(3, 2) if rank == 0 else torch.tensor([[10, 11]])
+        torch.save(all_gather_rows(rows), os.path.join(out, f'rank{rank}.pt'))
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_two_ranks_with_different_row_counts(tmp_path):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_worker, args=(port, str(tmp_path)), nprocs=2, join=True)
+    # Naive restatement: rank 0's rows, then rank 1's, no padding left.
+    expected = torch.cat([torch.arange(6).reshape(3, 2), torch.tensor([[10, 11]])])
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
+        assert torch.equal(got, expected)
