@@ -15,5 +15,5 @@ model = dict(
     teacher={{_base_.model}},
     # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first).
     teacher_checkpoint='work_dirs/lcr2s_rn50_bert_teacher_rstp',
-    distill_losses={{_base_.lcr2s_distill_losses}},
+    distill_head={{_base_.lcr2s_distill_head}},
 )
