@@ -26,7 +26,7 @@ test_pipeline = [
 ]
 model = dict(
     text_backbone=dict(pretrained=bert_dir),
-    head=dict(cmpc=dict(num_classes={{_base_.num_identities}})),
+    head=dict(losses=dict(cmpc=dict(num_classes={{_base_.num_identities}}))),
 )
 train_dataloader = dict(batch_size=32, drop_last=True, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))

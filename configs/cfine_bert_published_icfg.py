@@ -6,7 +6,7 @@
 _base_ = ['./cfine_bert_published_cuhk.py']
 # This leaf inherits the CUHK-PEDES leaf, not the dataset base: restate the identity count.
 num_identities = 3102
-model = dict(head=dict(cmpc=dict(num_classes=num_identities)))
+model = dict(head=dict(losses=dict(cmpc=dict(num_classes=num_identities))))
 dataset_type = 'ICFGPEDES'
 data_root = 'data/ICFG-PEDES'
 train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

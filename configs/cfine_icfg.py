@@ -5,7 +5,7 @@ _base_ = [
     './_base_/schedules/cfine_50e.py',
     './_base_/default_runtime.py',
 ]
-model = dict(head=dict(cmpc=dict(num_classes={{_base_.num_identities}})))
+model = dict(head=dict(losses=dict(cmpc=dict(num_classes={{_base_.num_identities}}))))
 train_dataloader = dict(batch_size=32, drop_last=True)
 # No validation split: keep the last checkpoint (model selection on test is not allowed).
 default_hooks = dict(checkpoint=dict(save_best=None))

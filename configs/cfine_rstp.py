@@ -5,5 +5,5 @@ _base_ = [
     './_base_/schedules/cfine_50e.py',
     './_base_/default_runtime.py',
 ]
-model = dict(head=dict(cmpc=dict(num_classes={{_base_.num_identities}})))
+model = dict(head=dict(losses=dict(cmpc=dict(num_classes={{_base_.num_identities}}))))
 train_dataloader = dict(batch_size=32, drop_last=True)

@@ -8,11 +8,13 @@ _base_ = [
 ]
 model = dict(
     head=dict(
-        cmpc=dict(num_classes={{_base_.num_identities}}),
-        # Deviation: the published weight 10 (tuned for pretrained CLIP + BERT) stalls training
-        # from scratch at chance level; 0.01 is the largest tried weight that still learns
-        # (docs/methods/cfine.md, "Synthetic results").
-        ranking=dict(loss_weight=0.01),
+        losses=dict(
+            cmpc=dict(num_classes={{_base_.num_identities}}),
+            # Deviation: the published weight 10 (tuned for pretrained CLIP + BERT) stalls training
+            # from scratch at chance level; 0.01 is the largest tried weight that still learns
+            # (docs/methods/cfine.md, "Synthetic results").
+            ranking=dict(loss_weight=0.01),
+        )
     )
 )
 default_hooks = dict(logger=dict(interval=5))

@@ -16,7 +16,7 @@ model = dict(
     # A .pth file, a last_checkpoint file or the teacher's work dir (its best_*.pth first),
     # resolved to a file by FrozenTeacherHook before training.
     teacher_checkpoint='work_dirs/lcr2s_rn50_bert_teacher_cuhk',
-    distill_losses={{_base_.lcr2s_distill_losses}},
+    distill_head={{_base_.lcr2s_distill_head}},
 )
 # Builds the frozen teacher from teacher_checkpoint before the first training step.
 custom_hooks = [*_base_.custom_hooks, dict(type='FrozenTeacherHook')]

@@ -1,7 +1,7 @@
 # Evidence matrix: CFine (MGF + CFR + FCD) on the medium benchmark, from the stand-in.
 _base_ = ['../cfine_synthetic.py', '../_base_/evidence_medium.py']
 train_dataloader = dict(dataset={{_base_.medium_dataset}})
-model = dict(head=dict(cmpc=dict(num_classes={{_base_.medium_dataset.num_train_ids}})))
+model = dict(head=dict(losses=dict(cmpc=dict(num_classes={{_base_.medium_dataset.num_train_ids}}))))
 val_dataloader = dict(dataset={{_base_.medium_dataset}})
 test_dataloader = dict(dataset={{_base_.medium_dataset}})
 train_cfg = {{_base_.evidence_train_cfg}}

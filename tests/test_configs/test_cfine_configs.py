@@ -49,7 +49,7 @@ def _tiny_towers(cfg, classes=7):
     if model.get('text_backbone') is not None:
         model.text_backbone = dict(type='HFBertBackbone', config=TINY_BERT)
     model.neck.update(embed_dims=32, num_heads=2, img_k_ratio=0.2)
-    model.head.cmpc.update(in_channels=32, num_classes=classes)
+    model.head.losses.cmpc.update(in_channels=32, num_classes=classes)
     return model
 
 
@@ -73,12 +73,15 @@ def _clip_text(n=5, ctx=24):
 def test_clip_configs_build_and_step(name):
     cfg = _load(name)
     assert cfg.model.type == 'CFineRetriever' and cfg.model.text_backbone is None
-    assert cfg.model.head.cmpm.level_weights == (1.0, 1.0, 0.1)
-    assert cfg.model.head.diversity.loss_weight == 0.2
+    assert cfg.model.head.losses.cmpm.level_weights == (1.0, 1.0, 0.1)
+    assert cfg.model.head.losses.diversity.loss_weight == 0.2
     # Published weight 10 on real data; from scratch (synthetic) it stalls training, see docs.
     weight = 0.01 if name == 'cfine_synthetic' else 10.0
-    assert cfg.model.head.ranking.loss_weight == weight and cfg.model.head.ranking.margin == 0.2
-    assert cfg.model.neck.embed_dims == cfg.model.head.cmpc.in_channels
+    assert (
+        cfg.model.head.losses.ranking.loss_weight == weight
+        and cfg.model.head.losses.ranking.margin == 0.2
+    )
+    assert cfg.model.neck.embed_dims == cfg.model.head.losses.cmpc.in_channels
     torch.manual_seed(0)
     model = MODELS.build(_tiny_towers(cfg))
     inputs, samples = _batch(_clip_text())
@@ -93,7 +96,7 @@ def test_published_bert_config_recipe(name, num_ids, dataset_type, has_val):
     assert m.image_token_key == 'tokens_unprojected' and m.image_backbone.img_size == (224, 224)
     assert m.text_backbone.type == 'HFBertBackbone' and m.neck.embed_dims == 768
     assert m.neck.num_heads == 12 and not m.neck.mask_invalid_tokens
-    assert m.head.cmpc.num_classes == num_ids
+    assert m.head.losses.cmpc.num_classes == num_ids
     assert m.data_preprocessor.mean == (123.675, 116.28, 103.53)
     assert cfg.randomness.seed == 42  # shuanglinyan/CFine:train_config.py --seed
     loaders = ['train_dataloader', 'test_dataloader'] + (['val_dataloader'] if has_val else [])
@@ -137,7 +140,7 @@ def test_published_optimiser_groups_and_schedule():
         'image_backbone.clip.visual.conv1.weight': (1e-5, 4e-5),
         'text_backbone.bert.embeddings.word_embeddings.weight': (1e-5, 0.0),
         'neck.block.cross_attn.in_proj_weight': (1e-4, 0.0),
-        'head.cmpc.classifier_weight': (1e-4, 0.0),
+        'head.losses.cmpc.classifier_weight': (1e-4, 0.0),
     }
     for name, (lr, wd) in expect.items():
         got = by_param[id(names[name])]

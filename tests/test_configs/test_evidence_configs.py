@@ -66,7 +66,7 @@ def test_evidence_config_builds_on_medium_from_standin(path, standin, tmp_path):
         cfg.model.teacher_checkpoint = str(tmp_path / 'teacher.pth')
         torch.save({'state_dict': teacher.state_dict()}, cfg.model.teacher_checkpoint)
     if cfg.model.type == 'CFineRetriever':
-        assert cfg.model.head.cmpc.num_classes == medium.num_train_ids
+        assert cfg.model.head.losses.cmpc.num_classes == medium.num_train_ids
     model = MODELS.build(cfg.model)
     ckpt = torch.load(
         str(base / os.path.basename(cfg.load_from)), map_location='cpu', weights_only=True

@@ -52,7 +52,10 @@ def test_published_configs(name):
     if stage == 'student':
         assert m.img_reasoning.embed_dims == m.text_reasoning.embed_dims == 2048
         assert m.teacher_checkpoint == f'work_dirs/lcr2s_rn50_bert_teacher_{key}'
-        assert [d.type for d in m.distill_losses] == ['FeatureDistillLoss', 'RelationDistillLoss']
+        assert [d.type for d in m.distill_head.losses] == [
+            'FeatureDistillLoss',
+            'RelationDistillLoss',
+        ]
         assert m.teacher == _load(f'lcr2s_rn50_bert_teacher_{key}').model
     train = cfg.train_dataloader
     assert train.batch_size == 64 and train.dataset.type == 'SupportSetDataset'

@@ -71,7 +71,7 @@ def _runner(name: str, tmp_path):
     else:  # CFine: CLIP-text variant, one CLIP for both towers
         model.image_backbone.update(tiny)
         model.neck.update(embed_dims=32, num_heads=2)
-        model.head.cmpc.update(in_channels=32)
+        model.head.losses.cmpc.update(in_channels=32)
     for loss in model.get('head', {}).get('losses', []):
         if 'in_channels' in loss:
             loss['in_channels'] = 32

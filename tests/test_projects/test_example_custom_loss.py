@@ -11,6 +11,7 @@ import torch
 from mmengine.config import Config
 
 from tpr_mm.registry import MODELS, RUNNERS
+from tpr_mm.structures import RetrievalFeatures
 from tpr_mm.testing.configs import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -18,6 +19,7 @@ PROJECT = osp.join(ROOT, 'projects', 'example_custom_loss')
 CONFIG = osp.join(PROJECT, 'configs', 'custom_loss_synthetic.py')
 if PROJECT not in sys.path:
     sys.path.insert(0, PROJECT)  # what PYTHONPATH=projects/example_custom_loss does
+from example_custom_loss import pair_alignment_loss  # noqa: E402
 
 
 def test_loss_matches_naive_reference():
@@ -37,26 +39,29 @@ def test_loss_matches_naive_reference():
         PairAlignmentLoss()(img, txt[:, :4])
 
 
-def test_config_builds_the_custom_head_through_the_registry():
+def test_config_line_adds_the_loss_to_the_inherited_list():
     cfg = Config.fromfile(CONFIG)  # runs custom_imports
     assert cfg.custom_imports['imports'] == ['example_custom_loss']
     head_cfg = cfg.model.head
-    assert head_cfg.type == 'AlignedMatchingHead'
-    assert [loss.type for loss in head_cfg.losses] == ['SDMLoss', 'ITCLoss']  # from the base
+    assert head_cfg.type == 'GlobalMatchingHead'  # no custom head needed
+    assert [loss.type for loss in head_cfg.losses] == ['SDMLoss', 'ITCLoss', 'PairAlignmentLoss']
     head = MODELS.build(head_cfg)
     img = torch.randn(6, 8, generator=torch.Generator().manual_seed(1))
     samples = [{'pid': p} for p in (0, 0, 1, 2, 2, 3)]
-    losses = head.loss(img, img.flip(0), samples)
+    losses = head.loss(RetrievalFeatures(img, img.flip(0)), samples)
     assert set(losses) == {'loss_sdm', 'loss_itc', 'loss_align'}
     assert all(torch.isfinite(v) for v in losses.values())
+    expected = 0.5 * pair_alignment_loss(img, img.flip(0))
+    assert torch.allclose(losses['loss_align'], expected)
 
 
 def test_duplicate_loss_name_is_rejected():
-    from example_custom_loss import AlignedMatchingHead
-
     with pytest.raises(ValueError, match='loss_align'):
-        AlignedMatchingHead(
-            losses=[{'type': 'PairAlignmentLoss'}], align_loss={'type': 'PairAlignmentLoss'}
+        MODELS.build(
+            dict(
+                type='GlobalMatchingHead',
+                losses=[{'type': 'PairAlignmentLoss'}, {'type': 'PairAlignmentLoss'}],
+            )
         )
 
 
@@ -66,7 +71,7 @@ def test_trains_a_few_iterations(tmp_path):
     cfg.experiment_name = 'example_custom_loss_test'
     runner = RUNNERS.build(cfg)
     head = runner.model.head
-    assert type(head).__name__ == 'AlignedMatchingHead'
+    assert [m.loss_name for m in head.loss_modules][-1] == 'loss_align'
     before = {k: v.detach().clone() for k, v in runner.model.backbone.state_dict().items()}
     runner.train()
     scalars = runner.message_hub.log_scalars

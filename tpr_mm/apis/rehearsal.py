@@ -277,8 +277,8 @@ def real_size_flops(cfg: Config, rehearsal_cfg: Config) -> Dict:
 
     model_cfg = copy.deepcopy(cfg.model)
     _real_size(model_cfg)
-    if 'distill_losses' in model_cfg:
-        model_cfg['distill_losses'] = []
+    if 'distill_head' in model_cfg:
+        model_cfg['distill_head'] = None
     with DefaultScope.overwrite_default_scope('tpr_mm'):
         model = MODELS.build(model_cfg)
         loader_cfg = copy.deepcopy(rehearsal_cfg.train_dataloader)

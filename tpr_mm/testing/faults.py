@@ -10,9 +10,9 @@ import signal
 from typing import Optional
 
 import torch
-import torch.nn as nn
 from mmengine.hooks import Hook
 
+from tpr_mm.models.losses import BaseLoss
 from tpr_mm.registry import HOOKS, MODELS
 
 __all__ = ['SigKillAtIterHook', 'NaNAtCallLoss', 'KILL_AT_ITER_ENV']
@@ -46,7 +46,7 @@ class SigKillAtIterHook(Hook):
 
 
 @MODELS.register_module()
-class NaNAtCallLoss(nn.Module):
+class NaNAtCallLoss(BaseLoss):
     """A zero loss that turns NaN (or inf) at its ``at_call``-th training call.
 
     Args:
@@ -55,18 +55,17 @@ class NaNAtCallLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_nan_probe'``.
     """
 
-    requires_labels = False
+    needs = frozenset({'img_feats', 'text_feats'})
 
     def __init__(
         self, at_call: int, value: float = float('nan'), loss_name: str = 'loss_nan_probe'
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight=1.0, loss_name=loss_name)
         self.at_call = at_call
         self.value = value
-        self.loss_name = loss_name
         self.calls = 0
 
-    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
         """Returns a scalar: 0 (with gradient) or ``value`` at the chosen call."""
         self.calls += 1
         zero = 0.0 * (img_feats.sum() + text_feats.sum())

@@ -5,5 +5,5 @@ model = dict(
     image_backbone={{_base_.clip_tiny_backbone}},
     text_backbone=None,
     neck=dict(embed_dims=128, num_heads=4),
-    head=dict(cmpc=dict(in_channels=128)),
+    head=dict(losses=dict(cmpc=dict(in_channels=128))),
 )

@@ -2,7 +2,7 @@
 # (768-d tokens after ln_post) + BERT-base-uncased text tower (768-d, [CLS] pooled), ImageNet
 # normalisation. Needs `pip install -e .[bert]` and a local BERT checkpoint directory
 # (config.json, weights, vocab.txt) at data/pretrained/bert-base-uncased. CFine's blocks
-# come from cfine.py; leaves set head.cmpc.num_classes.
+# come from cfine.py; leaves set head.losses.cmpc.num_classes.
 _base_ = ['./cfine.py']
 model = dict(
     data_preprocessor=dict(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375)),
@@ -20,5 +20,5 @@ model = dict(
     freeze_unused=True,  # the CLIP text tower and visual.proj never run
     # Reference behaviour: [PAD] may fill word slots.
     neck=dict(embed_dims=768, num_heads=12, mask_invalid_tokens=False),
-    head=dict(cmpc=dict(in_channels=768)),
+    head=dict(losses=dict(cmpc=dict(in_channels=768))),
 )

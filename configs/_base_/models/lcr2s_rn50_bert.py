@@ -4,7 +4,7 @@
 # fused with its support set by multi-head attention, CMPM + CMPC on the enriched features.
 # Put the ImageNet weights (torchvision resnet50-*.pth or an MMPretrain ResNet-50 checkpoint) at
 # data/pretrained/resnet50_imagenet.pth and BERT at data/pretrained/bert-base-uncased.
-# Leaf configs set the CMPC identity count; lcr2s_reasoning / lcr2s_distill_losses serve students.
+# Leaf configs set the CMPC identity count; lcr2s_reasoning / lcr2s_distill_head serve students.
 _base_ = ['../datasets/pipelines_tipcb_384x128.py']
 imagenet_resnet50 = 'data/pretrained/resnet50_imagenet.pth'
 lcr2s_backbone = dict(
@@ -37,10 +37,13 @@ lcr2s_fusion = dict(
 lcr2s_reasoning = dict(
     type='TokenReasoningLayer', embed_dims=2048, num_heads=8, ffn_ratio=2.0, norm_first=False
 )
-lcr2s_distill_losses = [
-    dict(type='FeatureDistillLoss', loss_weight=1.0),  # MSE(h, e) per modality [2ND form]
-    dict(type='RelationDistillLoss', loss_weight=1.0),  # |R_S - R_T|_F^2 / B^2 [2ND form]
-]
+lcr2s_distill_head = dict(
+    type='DistillationHead',
+    losses=[
+        dict(type='FeatureDistillLoss', loss_weight=1.0),  # MSE(h, e) per modality [2ND form]
+        dict(type='RelationDistillLoss', loss_weight=1.0),  # |R_S - R_T|_F^2 / B^2 [2ND form]
+    ],
+)
 model = dict(
     type='LCR2STeacher',
     data_preprocessor=dict(

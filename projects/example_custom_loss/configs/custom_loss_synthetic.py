@@ -4,10 +4,7 @@
 #       projects/example_custom_loss/configs/custom_loss_synthetic.py
 _base_ = ['../../../configs/clip_sdm_synthetic.py']
 custom_imports = dict(imports=['example_custom_loss'], allow_failed_imports=False)
-# Only the head type changes; the inherited loss list (SDM + ITC) is kept.
+# One line: the inherited loss list (SDM + ITC) plus the new loss.
 model = dict(
-    head=dict(
-        type='AlignedMatchingHead',
-        align_loss=dict(type='PairAlignmentLoss', loss_weight=0.5),
-    )
+    head=dict(losses=[*_base_.model.head.losses, dict(type='PairAlignmentLoss', loss_weight=0.5)])
 )

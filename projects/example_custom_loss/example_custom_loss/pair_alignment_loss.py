@@ -2,9 +2,9 @@
 """Pair alignment loss: pull each image towards its own caption."""
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+from tpr_mm.models.losses import BaseLoss
 from tpr_mm.registry import MODELS
 
 
@@ -28,21 +28,22 @@ def pair_alignment_loss(img_feats: torch.Tensor, text_feats: torch.Tensor) -> to
 
 
 @MODELS.register_module()
-class PairAlignmentLoss(nn.Module):
+class PairAlignmentLoss(BaseLoss):
     """Weighted :func:`pair_alignment_loss`; uses pairs only, no identity labels.
+
+    ``needs`` names the head inputs ``forward`` takes: the paired embeddings
+    and nothing else, so a head never looks labels up for it and the loss
+    also works for weakly supervised training.
 
     Args:
         loss_weight (float): Multiplier. Defaults to 1.0.
         loss_name (str): Key in the loss dict. Defaults to ``'loss_align'``.
     """
 
-    # GlobalMatchingHead skips collecting labels when no loss needs them.
-    requires_labels = False
+    needs = frozenset({'img_feats', 'text_feats'})
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_align') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
+        super().__init__(loss_weight, loss_name)
 
-    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
         return self.loss_weight * pair_alignment_loss(img_feats, text_feats)

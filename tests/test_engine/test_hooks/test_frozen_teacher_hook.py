@@ -43,7 +43,9 @@ def _student(checkpoint, distill=True):
             head=dict(type='GlobalMatchingHead', losses=[dict(type='SDMLoss')]),
             teacher=_teacher_cfg(),
             teacher_checkpoint=checkpoint,
-            distill_losses=[dict(type='FeatureDistillLoss')] if distill else [],
+            distill_head=dict(type='DistillationHead', losses=[dict(type='FeatureDistillLoss')])
+            if distill
+            else None,
         )
     )
 

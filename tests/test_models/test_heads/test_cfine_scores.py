@@ -7,6 +7,7 @@ import torch
 from tpr_mm.models.heads import CFineHead, CFRHead, FCDHead
 from tpr_mm.models.heads.cfr_head import cross_grained_scores
 from tpr_mm.models.heads.fcd_head import fine_grained_scores
+from tpr_mm.structures import RetrievalFeatures, TextReIDDataSample
 
 
 def _unit(x):
@@ -172,23 +173,37 @@ def test_heads_consume_mgf_dicts():
 
 
 def _head(**switch):
-    cfg = dict(
-        cfr=dict(type='CFRHead'),
-        fcd=dict(type='FCDHead'),
+    scorers = dict(cfr=dict(type='CFRHead'), fcd=dict(type='FCDHead'))
+    losses = dict(
         cmpm=dict(type='CMPMLoss'),
         cmpc=dict(type='CMPCLoss', in_channels=8, num_classes=3),
         diversity=dict(type='DiversityLoss'),
         ranking=dict(type='HardestNegativeRankingLoss'),
     )
-    cfg.update(switch)
-    return CFineHead(**cfg)
+    for key, value in switch.items():
+        (scorers if key in scorers else losses)[key] = value
+    return CFineHead(losses=losses, **scorers)
+
+
+def _feats(img, txt):
+    return RetrievalFeatures(
+        img['feats'][0],
+        txt['feats'][0],
+        img_levels=img['feats'],
+        text_levels=txt['feats'],
+        extras={'img_mgf': img, 'text_mgf': txt},
+    )
+
+
+def _samples(labels):
+    return [TextReIDDataSample(metainfo=dict(pid=int(p))) for p in labels]
 
 
 def test_cfine_head_switches():
     img, txt = _mgf_dict(4, 3, 2, 8, 0), _mgf_dict(4, 5, 2, 8, 1)
     labels = torch.tensor([0, 1, 2, 1])
     full = _head()
-    out = full.loss(img, txt, labels)
+    out = full.loss(_feats(img, txt), _samples(labels))
     assert set(out) == {'loss_cmpm', 'loss_cmpc', 'loss_div', 'loss_rank'}
     assert torch.allclose(full.scores(img, txt), full.cfr(img, txt) + full.fcd(img, txt))
     no_cfr = _head(cfr=None)
@@ -196,12 +211,12 @@ def test_cfine_head_switches():
     no_fcd = _head(fcd=None)
     assert torch.allclose(no_fcd.scores(img, txt), full.cfr(img, txt))
     only = _head(cfr=None, fcd=None, ranking=None, diversity=None)
-    assert set(only.loss(img, txt, labels)) == {'loss_cmpm', 'loss_cmpc'}
+    assert set(only.loss(_feats(img, txt), _samples(labels))) == {'loss_cmpm', 'loss_cmpc'}
     # MGF off: only the global level reaches the losses.
     img1, txt1 = dict(img, feats=img['feats'][:1]), dict(txt, feats=txt['feats'][:1])
-    out = full.loss(img1, txt1, labels)
+    out = full.loss(_feats(img1, txt1), _samples(labels))
     assert out['loss_div'].item() == 0.0 and torch.isfinite(out['loss_cmpm'])
-    with pytest.raises(ValueError, match='ranking loss needs'):
+    with pytest.raises(ValueError, match=r"needs \['scores'\]"):
         _head(cfr=None, fcd=None)
     with pytest.raises(ValueError, match='only used by the ranking'):
         _head(ranking=None)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from tpr_mm.models.losses import id_loss, sdm_loss
 from tpr_mm.registry import MODELS
-from tpr_mm.structures import TextReIDDataSample
+from tpr_mm.structures import RetrievalFeatures, TextReIDDataSample
 
 D, V, T, L = 32, 60, 9, 5
 
@@ -47,7 +47,8 @@ def test_losses_equal_reference():
     head = _head()
     (img, txt), (mlm_tok, img_tok), labels, samples = _inputs()
     mlm_tok.requires_grad_(True)
-    out = head.loss(img, txt, samples, img_tokens=img_tok, mlm_tokens=mlm_tok, mlm_labels=labels)
+    feats = RetrievalFeatures(img, txt, img_tokens=img_tok, mlm_tokens=mlm_tok, mlm_labels=labels)
+    out = head.loss(feats, samples)
     assert set(out) == {'loss_sdm', 'loss_id', 'loss_mlm', 'acc_mlm'}
     pids = torch.tensor([0, 1, 1, 2, 3, 3])
     assert torch.allclose(out['loss_sdm'], sdm_loss(img, txt, pids, 0.02))
@@ -84,11 +85,12 @@ def test_missing_mlm_inputs_and_bad_shapes():
     head = _head()
     (img, txt), (mlm_tok, img_tok), labels, samples = _inputs()
     with pytest.raises(ValueError, match='MaskCaptionTokens'):
-        head.loss(img, txt, samples)
+        head.loss(RetrievalFeatures(img, txt), samples)
     with pytest.raises(ValueError, match='do not match'):
-        head.loss(
-            img, txt, samples, img_tokens=img_tok, mlm_tokens=mlm_tok, mlm_labels=labels[:, :4]
+        feats = RetrievalFeatures(
+            img, txt, img_tokens=img_tok, mlm_tokens=mlm_tok, mlm_labels=labels[:, :4]
         )
+        head.loss(feats, samples)
     with pytest.raises(ValueError, match='unique'):
         MODELS.build(
             dict(

@@ -87,10 +87,8 @@ def test_loss_modules_weights_and_registry():
         0.5 * sdm_loss(img, txt, labels).item(), rel=1e-6
     )
     itc = MODELS.build(dict(type='ITCLoss', loss_weight=2.0))
-    assert itc.requires_labels is False
-    assert itc(img, txt, labels=None).item() == pytest.approx(
-        2 * itc_loss(img, txt).item(), rel=1e-6
-    )
+    assert 'labels' not in itc.needs
+    assert itc(img, txt).item() == pytest.approx(2 * itc_loss(img, txt).item(), rel=1e-6)
     idl = MODELS.build(dict(type='IDLoss', in_channels=8, num_classes=3))
     assert idl(img, txt, labels=labels).item() > 0
     with pytest.raises(ValueError, match='num_classes'):
@@ -98,7 +96,7 @@ def test_loss_modules_weights_and_registry():
 
 
 def test_head_uses_configured_losses_and_label_key():
-    from tpr_mm.structures import TextReIDDataSample
+    from tpr_mm.structures import RetrievalFeatures, TextReIDDataSample
 
     head = MODELS.build(
         dict(type='GlobalMatchingHead', losses=[dict(type='SDMLoss'), dict(type='ITCLoss')])
@@ -106,15 +104,16 @@ def test_head_uses_configured_losses_and_label_key():
     g = torch.Generator().manual_seed(2)
     img, txt = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)
     samples = [TextReIDDataSample(metainfo=dict(pid=p)) for p in (0, 1, 0)]
-    out = head.loss(img, txt, samples)
+    out = head.loss(RetrievalFeatures(img, txt), samples)
     assert set(out) == {'loss_sdm', 'loss_itc'}
     assert out['loss_sdm'].item() == pytest.approx(
         sdm_loss(img, txt, torch.tensor([0, 1, 0])).item(), rel=1e-6
     )
     # ITC alone needs no label field at all (weak supervision).
     itc_head = MODELS.build(dict(type='GlobalMatchingHead', losses=[dict(type='ITCLoss')]))
-    assert 'loss_itc' in itc_head.loss(img, txt, [TextReIDDataSample() for _ in range(3)])
+    no_labels = [TextReIDDataSample() for _ in range(3)]
+    assert 'loss_itc' in itc_head.loss(RetrievalFeatures(img, txt), no_labels)
     with pytest.raises(KeyError, match='pseudo_label'):
         MODELS.build(
             dict(type='GlobalMatchingHead', losses=[dict(type='SDMLoss')], label_key='pseudo_label')
-        ).loss(img, txt, samples)
+        ).loss(RetrievalFeatures(img, txt), samples)

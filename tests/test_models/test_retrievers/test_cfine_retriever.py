@@ -28,10 +28,12 @@ def _head(dims, classes=5):
         type='CFineHead',
         cfr=dict(type='CFRHead'),
         fcd=dict(type='FCDHead'),
-        cmpm=dict(type='CMPMLoss'),
-        cmpc=dict(type='CMPCLoss', in_channels=dims, num_classes=classes),
-        diversity=dict(type='DiversityLoss'),
-        ranking=dict(type='HardestNegativeRankingLoss'),
+        losses=dict(
+            cmpm=dict(type='CMPMLoss'),
+            cmpc=dict(type='CMPCLoss', in_channels=dims, num_classes=classes),
+            diversity=dict(type='DiversityLoss'),
+            ranking=dict(type='HardestNegativeRankingLoss'),
+        ),
     )
 
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from tpr_mm.models.heads import GlobalMatchingHead
 from tpr_mm.registry import MODELS
-from tpr_mm.structures import TextReIDDataSample
+from tpr_mm.structures import RetrievalFeatures, TextReIDDataSample
 from tpr_mm.testing.configs import tiny_model_cfg
 
 D, V = 32, 49408
@@ -64,7 +64,7 @@ def _reference_losses(model, img, text, mlm, labels, samples):
     bb, head = model.backbone, model.head
     img_out = bb.encode_image(img, return_tokens=True)
     t_global = bb.encode_text(text)['global']
-    out = GlobalMatchingHead.loss(head, img_out['global'], t_global, samples)
+    out = GlobalMatchingHead.loss(head, RetrievalFeatures(img_out['global'], t_global), samples)
     mlm_tokens = bb.encode_text(mlm, return_tokens=True)['tokens']
     scores = head.mlm_head(head.irr(mlm_tokens, img_out['tokens'])).reshape(-1, V)
     out['loss_mlm'] = F.cross_entropy(scores, labels.reshape(-1), ignore_index=0)

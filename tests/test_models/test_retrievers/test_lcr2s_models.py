@@ -174,6 +174,10 @@ def test_student_inference_cost_is_baseline_plus_reasoning_layer():
     assert student.teacher is None  # inference never builds the teacher
 
 
+def _distill_head(*losses):
+    return {'type': 'DistillationHead', 'losses': list(losses)}
+
+
 def test_student_without_distillation_needs_no_teacher():
     torch.manual_seed(0)
     student = MODELS.build(_student_cfg())
@@ -181,9 +185,11 @@ def test_student_without_distillation_needs_no_teacher():
     losses = student.loss({'img': inputs['img'], 'text': inputs['text']}, samples)
     assert set(losses) == {'loss_sdm'} and student.teacher is None
     with pytest.raises(ValueError, match='teacher config'):
-        MODELS.build(_student_cfg(distill_losses=[{'type': 'FeatureDistillLoss'}]))
+        MODELS.build(_student_cfg(distill_head=_distill_head({'type': 'FeatureDistillLoss'})))
     bad = MODELS.build(
-        _student_cfg(teacher=_teacher_cfg(), distill_losses=[{'type': 'FeatureDistillLoss'}])
+        _student_cfg(
+            teacher=_teacher_cfg(), distill_head=_distill_head({'type': 'FeatureDistillLoss'})
+        )
     )
     with pytest.raises(ValueError, match='teacher_checkpoint'):
         bad.loss(inputs, samples)
@@ -197,10 +203,10 @@ def test_student_distils_from_frozen_teacher_file(tmp_path):
         _student_cfg(
             teacher=_teacher_cfg(),
             teacher_checkpoint=str(tmp_path / 'best.pth'),
-            distill_losses=[
+            distill_head=_distill_head(
                 {'type': 'FeatureDistillLoss', 'loss_weight': 0.5},
                 {'type': 'RelationDistillLoss', 'loss_weight': 2.0},
-            ],
+            ),
         )
     )
     student.train()

@@ -126,7 +126,7 @@ def test_head_without_division_and_bad_indices():
     model.head.set_division(np.ones(3))
     with pytest.raises(IndexError, match='sample_idx'):
         model.loss(inputs, samples)
-    with pytest.raises(ValueError, match='different loss_name'):
+    with pytest.raises(ValueError, match='loss names must be unique'):
         RDEHead(bge_loss=dict(type='TALLoss'), tse_loss=dict(type='TALLoss'))
     # The division is not part of checkpoints (recomputed every epoch).
     assert 'head.clean_weights' not in model.state_dict()

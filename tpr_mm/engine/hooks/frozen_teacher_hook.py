@@ -38,7 +38,7 @@ class FrozenTeacherHook(Hook):
 
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        if not isinstance(model, LCR2SStudent) or not model.distill_losses:
+        if not isinstance(model, LCR2SStudent) or model.distill_head is None:
             return
         if not model.teacher_checkpoint:
             model.build_teacher()  # raises the model's own error naming teacher_checkpoint

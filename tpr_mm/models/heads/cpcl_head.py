@@ -1,20 +1,21 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """CPCL head: pseudo labels by sample index, prototype memories, HCM losses."""
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, FrozenSet, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModule
 
+from tpr_mm.models.utils import build_module, sample_indices
+from tpr_mm.models.utils.builder import LossCfgs
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
-from .sample_index import sample_indices
+from .base_head import BaseRetrievalHead
 
 
 @MODELS.register_module()
-class CPCLHead(BaseModule):
+class CPCLHead(BaseRetrievalHead):
     """Weakly supervised matching head of CPCL (docs/methods/cpcl.md).
 
     The head never reads identity labels. A pseudo-labelling hook calls
@@ -28,9 +29,11 @@ class CPCLHead(BaseModule):
     than in the dataset keeps them correct with persistent dataloader
     workers, which hold their own copy of the dataset.
 
-    Each loss module is called as ``loss(img_feats, text_feats,
-    img_labels=, txt_labels=, img_protos=, txt_protos=)``; after the losses,
-    both memories get their momentum update (no gradient).
+    Each loss gets what it declares of ``img_feats``, ``text_feats``,
+    ``img_labels``, ``txt_labels`` and (with a memory) ``img_protos``,
+    ``txt_protos``; a loss needing prototypes without a memory is a build-time
+    error. After the losses, both memories get their momentum update (no
+    gradient).
 
     Args:
         losses (list[dict | nn.Module]): HCM terms, e.g.
@@ -41,32 +44,28 @@ class CPCLHead(BaseModule):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    provides = frozenset(
+        {'img_feats', 'text_feats', 'img_labels', 'txt_labels', 'img_protos', 'txt_protos'}
+    )
+
     def __init__(
         self,
-        losses: List[Union[dict, nn.Module]],
+        losses: LossCfgs,
         memory: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if not losses:
-            raise ValueError('CPCLHead needs at least one loss')
-        self.losses = nn.ModuleList(
-            [MODELS.build(cfg) if isinstance(cfg, dict) else cfg for cfg in losses]
-        )
-        names = [getattr(m, 'loss_name', type(m).__name__) for m in self.losses]
-        if len(set(names)) != len(names):
-            raise ValueError(f'CPCLHead: loss names must be unique, got {names}')
-        needs_memory = [
-            n for n, m in zip(names, self.losses) if getattr(m, 'requires_memory', False)
-        ]
-        if memory is None and needs_memory:
-            raise ValueError(
-                f'CPCLHead: losses {needs_memory} need prototype memories but memory=None'
-            )
-        self.img_memory = MODELS.build(memory) if memory is not None else None
-        self.txt_memory = MODELS.build(memory) if memory is not None else None
+        self._has_memory = memory is not None  # read by available_inputs() during super().__init__
+        super().__init__(losses=losses, init_cfg=init_cfg)
+        self.img_memory = build_module(memory) if memory is not None else None
+        self.txt_memory = build_module(memory) if memory is not None else None
         self.register_buffer('img_pseudo_labels', torch.zeros(0, dtype=torch.long))
         self.register_buffer('txt_pseudo_labels', torch.zeros(0, dtype=torch.long))
+
+    def available_inputs(self) -> FrozenSet[str]:
+        """Without a memory there are no prototypes to provide."""
+        if self._has_memory:
+            return self.provides
+        return self.provides - {'img_protos', 'txt_protos'}
 
     @property
     def has_pseudo_labels(self) -> bool:
@@ -125,35 +124,36 @@ class CPCLHead(BaseModule):
         )
         return self.img_pseudo_labels[index], self.txt_pseudo_labels[index]
 
-    def loss(
-        self, img_feats: torch.Tensor, text_feats: torch.Tensor, data_samples: Sequence
-    ) -> Dict[str, torch.Tensor]:
+    def loss_inputs(self, feats: RetrievalFeatures, data_samples: Sequence) -> Dict[str, Any]:
+        """Features, the batch's pseudo labels and (with PMM) the prototypes."""
+        yv, yt = self.lookup_labels(data_samples)
+        inputs = {
+            'img_feats': feats.img_global,
+            'text_feats': feats.text_global,
+            'img_labels': yv.to(feats.device),
+            'txt_labels': yt.to(feats.device),
+        }
+        if self.img_memory is not None:
+            inputs['img_protos'] = self.img_memory.prototypes
+            inputs['txt_protos'] = self.txt_memory.prototypes
+        return inputs
+
+    def loss(self, feats: RetrievalFeatures, data_samples: Sequence) -> Dict[str, torch.Tensor]:
         """Compute every HCM term, then momentum-update the memories.
 
         Args:
-            img_feats (Tensor): (B, D) image embeddings.
-            text_feats (Tensor): (B, D) embeddings of the paired captions.
+            feats (RetrievalFeatures): (B, D) ``img_global`` / ``text_global``.
             data_samples (Sequence[TextReIDDataSample]): B samples with
                 ``sample_idx``.
 
         Returns:
             dict[str, Tensor]: one scalar per loss.
         """
-        yv, yt = self.lookup_labels(data_samples)
-        yv, yt = yv.to(img_feats.device), yt.to(img_feats.device)
-        protos = {'img_protos': None, 'txt_protos': None}
+        inputs = self.loss_inputs(feats, data_samples)
+        out = self.call_losses(self.loss_modules, inputs)
         if self.img_memory is not None:
-            protos = {
-                'img_protos': self.img_memory.prototypes,
-                'txt_protos': self.txt_memory.prototypes,
-            }
-        out = {}
-        for module in self.losses:
-            name = getattr(module, 'loss_name', type(module).__name__)
-            out[name] = module(img_feats, text_feats, img_labels=yv, txt_labels=yt, **protos)
-        if self.img_memory is not None:
-            self.img_memory.update(img_feats, yv)
-            self.txt_memory.update(text_feats, yt)
+            self.img_memory.update(feats.img_global, inputs['img_labels'])
+            self.txt_memory.update(feats.text_global, inputs['txt_labels'])
         return out
 
     def adopt_state_shapes(self, state_dict: dict, prefix: str = '') -> None:

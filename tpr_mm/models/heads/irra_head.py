@@ -6,17 +6,15 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
+from tpr_mm.models.utils import build_module, check_unique_loss_names
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .global_matching_head import GlobalMatchingHead
 
 __all__ = ['IRRAHead']
 
 ModuleCfg = Union[dict, nn.Module]
-
-
-def _build(cfg: ModuleCfg) -> nn.Module:
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 @MODELS.register_module()
@@ -61,36 +59,27 @@ class IRRAHead(GlobalMatchingHead):
         super().__init__(losses=losses, label_key=label_key, init_cfg=init_cfg)
         if mlm_loss is None:
             mlm_loss = dict(type='MLMLoss')
-        self.irr = _build(irr)
-        self.mlm_head = _build(mlm_head)
-        self.mlm_loss = _build(mlm_loss)
-        names = [getattr(m, 'loss_name', type(m).__name__) for m in self.losses]
-        if self.mlm_loss.loss_name in names:
-            raise ValueError(f'loss names must be unique, got {names + [self.mlm_loss.loss_name]}')
+        self.irr = build_module(irr)
+        self.mlm_head = build_module(mlm_head)
+        self.mlm_loss = build_module(mlm_loss)
+        self.check_needs([self.mlm_loss], available=frozenset({'logits', 'labels'}))
+        check_unique_loss_names(self.loss_modules + [self.mlm_loss], 'IRRAHead')
 
-    def loss(
-        self,
-        img_feats: torch.Tensor,
-        text_feats: torch.Tensor,
-        data_samples: Sequence,
-        img_tokens: Optional[torch.Tensor] = None,
-        mlm_tokens: Optional[torch.Tensor] = None,
-        mlm_labels: Optional[torch.Tensor] = None,
-    ) -> dict:
+    def loss(self, feats: RetrievalFeatures, data_samples: Sequence) -> dict:
         """Compute the global losses and the MLM loss.
 
         Args:
-            img_feats (Tensor): (N, D) global image embeddings.
-            text_feats (Tensor): (N, D) global text embeddings (paired).
+            feats (RetrievalFeatures): ``img_global`` / ``text_global`` (N, D),
+                ``img_tokens`` (N, L, D) projected image tokens, ``mlm_tokens``
+                (N, T, D) projected tokens of the masked captions and
+                ``mlm_labels`` (N, T) original ids at masked positions, 0 elsewhere.
             data_samples (Sequence[TextReIDDataSample]): N samples.
-            img_tokens (Tensor): (N, L, D) projected image tokens.
-            mlm_tokens (Tensor): (N, T, D) projected tokens of the masked captions.
-            mlm_labels (Tensor): (N, T) original ids at masked positions, 0 elsewhere.
 
         Returns:
             dict[str, Tensor]: one scalar per loss, plus ``acc_mlm`` (logged
             accuracy over the masked positions, not a loss).
         """
+        img_tokens, mlm_tokens, mlm_labels = feats.img_tokens, feats.mlm_tokens, feats.mlm_labels
         if img_tokens is None or mlm_tokens is None or mlm_labels is None:
             raise ValueError(
                 'IRRAHead needs image tokens, masked-caption tokens and MLM labels; '
@@ -101,12 +90,12 @@ class IRRAHead(GlobalMatchingHead):
                 f'mlm_labels {tuple(mlm_labels.shape)} do not match the masked-caption '
                 f'tokens {tuple(mlm_tokens.shape[:2])}'
             )
-        out = super().loss(img_feats, text_feats, data_samples)
+        out = super().loss(feats, data_samples)
         fused = self.irr(mlm_tokens, img_tokens)
         labels = mlm_labels.reshape(-1)
         keep = labels != self.mlm_loss.ignore_index
         logits = self.mlm_head(fused.reshape(-1, fused.shape[-1])[keep])
-        out[self.mlm_loss.loss_name] = self.mlm_loss(logits, labels[keep])
+        out.update(self.call_losses([self.mlm_loss], {'logits': logits, 'labels': labels[keep]}))
         with torch.no_grad():
             hits = (logits.argmax(dim=1) == labels[keep]).float()
             out['acc_mlm'] = hits.mean() if hits.numel() else hits.sum()

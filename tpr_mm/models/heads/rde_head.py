@@ -1,23 +1,21 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """RDE head: one robust loss per embedding, weighted by the clean/noisy division."""
 
-from typing import Dict, Sequence, Union
+from typing import Any, Dict, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 
+from tpr_mm.models.utils import sample_indices
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
-from .global_matching_head import labels_from_samples
-from .sample_index import sample_indices
-
-EMBEDDINGS = ('bge', 'tse')
+from .base_head import BaseRetrievalHead
 
 
 @MODELS.register_module()
-class RDEHead(BaseModule):
+class RDEHead(BaseRetrievalHead):
     """Losses of RDE (Qin et al., CVPR 2024) on its two embeddings.
 
     RDE trains the global embedding (BGE: class / EOT tokens) and the
@@ -29,6 +27,11 @@ class RDEHead(BaseModule):
     :meth:`set_division` and looked up by each sample's ``sample_idx``. It is
     kept in a non-persistent buffer: checkpoints do not carry it, and the hook
     recomputes it at the start of every (also a resumed) epoch.
+
+    The retriever passes BGE as ``RetrievalFeatures.img_global`` /
+    ``text_global`` and TSE as ``extras['img_tse']`` / ``extras['text_tse']``;
+    each loss gets its embedding as ``img_feats`` / ``text_feats`` with
+    ``labels`` and the division ``weights``.
 
     Args:
         bge_loss (dict | nn.Module): Loss of the global embedding, with
@@ -42,6 +45,8 @@ class RDEHead(BaseModule):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    provides = frozenset({'img_feats', 'text_feats', 'labels', 'weights', 'data_samples'})
+
     def __init__(
         self,
         bge_loss: Union[dict, nn.Module],
@@ -50,17 +55,10 @@ class RDEHead(BaseModule):
         require_division: bool = True,
         init_cfg=None,
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.losses = nn.ModuleDict(
-            {
-                'bge': MODELS.build(bge_loss) if isinstance(bge_loss, dict) else bge_loss,
-                'tse': MODELS.build(tse_loss) if isinstance(tse_loss, dict) else tse_loss,
-            }
+        # A dict keyed by embedding: parameters stay under head.losses.bge / head.losses.tse.
+        super().__init__(
+            losses={'bge': bge_loss, 'tse': tse_loss}, label_key=label_key, init_cfg=init_cfg
         )
-        names = [getattr(m, 'loss_name', k) for k, m in self.losses.items()]
-        if len(set(names)) != len(names):
-            raise ValueError(f'RDEHead: the two losses need different loss_name, got {names}')
-        self.label_key = label_key
         self.require_division = require_division
         self.register_buffer('clean_weights', torch.zeros(0), persistent=False)
 
@@ -94,40 +92,42 @@ class RDEHead(BaseModule):
         )
         return self.clean_weights[index].to(device)
 
+    @staticmethod
+    def embeddings(feats: RetrievalFeatures) -> Dict[str, tuple]:
+        """``{'bge': (img, text), 'tse': (img, text)}``: (B, D) and (B, E) embeddings."""
+        return {
+            'bge': (feats.img_global, feats.text_global),
+            'tse': (feats.require('img_tse', 'RDEHead'), feats.require('text_tse', 'RDEHead')),
+        }
+
     def per_sample_losses(
-        self,
-        img_feats: Dict[str, torch.Tensor],
-        text_feats: Dict[str, torch.Tensor],
-        labels: torch.Tensor,
+        self, feats: RetrievalFeatures, data_samples: Sequence
     ) -> Dict[str, torch.Tensor]:
         """Unweighted (B,) losses per embedding: what the division fits.
 
         Args:
-            img_feats (dict): ``bge`` (B, D) and ``tse`` (B, E) image embeddings.
-            text_feats (dict): The same for the paired captions.
-            labels (Tensor): (B,) identity labels.
+            feats (RetrievalFeatures): BGE and TSE embeddings (see the class).
+            data_samples (Sequence[TextReIDDataSample]): B samples with ``label_key``.
         """
+        labels = self.labels(data_samples, feats.device)
         return {
-            k: self.losses[k].per_sample(img_feats[k], text_feats[k], labels) for k in EMBEDDINGS
+            k: self.losses[k].per_sample(img, txt, labels)
+            for k, (img, txt) in self.embeddings(feats).items()
         }
 
-    def loss(
-        self,
-        img_feats: Dict[str, torch.Tensor],
-        text_feats: Dict[str, torch.Tensor],
-        data_samples: Sequence,
-    ) -> Dict[str, torch.Tensor]:
+    def loss(self, feats: RetrievalFeatures, data_samples: Sequence) -> Dict[str, torch.Tensor]:
         """Division-weighted loss of each embedding.
 
         Returns:
             dict[str, Tensor]: ``{bge loss_name: scalar, tse loss_name: scalar}``.
         """
-        device = img_feats['bge'].device
-        labels = labels_from_samples(data_samples, self.label_key, device)
-        weights = self.lookup_weights(data_samples, device)
+        shared: Dict[str, Any] = {
+            'labels': self.labels(data_samples, feats.device),
+            'weights': self.lookup_weights(data_samples, feats.device),
+            'data_samples': data_samples,
+        }
         out = {}
-        for key in EMBEDDINGS:
-            module = self.losses[key]
-            name = getattr(module, 'loss_name', f'loss_{key}')
-            out[name] = module(img_feats[key], text_feats[key], labels, weights=weights)
+        for key, (img, txt) in self.embeddings(feats).items():
+            inputs = dict(shared, img_feats=img, text_feats=txt)
+            out.update(self.call_losses([self.losses[key]], inputs))
         return out

@@ -1,4 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .base_loss import BaseLoss
 from .cmpc_loss import CMPCLoss, cmpc_loss
 from .cmpm_loss import CMPMLoss, cmpm_loss
 from .diversity_loss import DiversityLoss, diversity_loss
@@ -18,6 +19,7 @@ from .sdm_loss import SDMLoss, sdm_loss
 from .tal_loss import TALLoss, tal_per_sample
 
 __all__ = [
+    'BaseLoss',
     'SDMLoss',
     'sdm_loss',
     'ITCLoss',

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
 
+from .base_loss import BaseLoss
+
 __all__ = ['cmpc_loss', 'CMPCLoss']
 
 
@@ -43,7 +45,7 @@ def cmpc_loss(
 
 
 @MODELS.register_module()
-class CMPCLoss(nn.Module):
+class CMPCLoss(BaseLoss):
     """:func:`cmpc_loss` over feature levels with one shared classifier.
 
     The classifier ``weight`` (D, C) is Xavier-uniform initialised and
@@ -67,7 +69,7 @@ class CMPCLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_cmpc',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if num_classes is None or int(num_classes) < 1:
             raise ValueError(
                 f'CMPCLoss needs num_classes = the number of training identities, got '
@@ -77,8 +79,6 @@ class CMPCLoss(nn.Module):
         nn.init.xavier_uniform_(self.classifier_weight, gain=1.0)
         self.num_classes = num_classes
         self.level_weights = tuple(float(w) for w in level_weights)
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
         self,

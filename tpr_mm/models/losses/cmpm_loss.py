@@ -8,10 +8,11 @@ anosorae/IRRA:model/objectives.py.
 from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 __all__ = ['cmpm_loss', 'CMPMLoss']
 
@@ -52,7 +53,7 @@ def cmpm_loss(
 
 
 @MODELS.register_module()
-class CMPMLoss(nn.Module):
+class CMPMLoss(BaseLoss):
     """:func:`cmpm_loss` summed over feature levels with per-level weights.
 
     CFine applies CMPM to its global feature and each group feature with
@@ -74,11 +75,9 @@ class CMPMLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_cmpm',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.level_weights = tuple(float(w) for w in level_weights)
         self.eps = eps
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
         self,

@@ -7,10 +7,11 @@ Source: shuanglinyan/CFine:utils/metric.py (``Loss.diversity_loss``).
 from typing import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 __all__ = ['diversity_loss', 'DiversityLoss']
 
@@ -35,7 +36,7 @@ def diversity_loss(feats: torch.Tensor) -> torch.Tensor:
 
 
 @MODELS.register_module()
-class DiversityLoss(nn.Module):
+class DiversityLoss(BaseLoss):
     """:func:`diversity_loss` of the image groups plus that of the text groups.
 
     Args:
@@ -43,10 +44,10 @@ class DiversityLoss(nn.Module):
         loss_name (str): Defaults to ``'loss_div'``.
     """
 
+    needs = frozenset({'img_groups', 'text_groups'})
+
     def __init__(self, loss_weight: float = 0.2, loss_name: str = 'loss_div') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(
         self, img_groups: Sequence[torch.Tensor], text_groups: Sequence[torch.Tensor]

@@ -2,10 +2,11 @@
 """Feature distillation: student features regress the teacher's (LCR²S)."""
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def feature_distill_loss(
@@ -37,7 +38,7 @@ def feature_distill_loss(
 
 
 @MODELS.register_module()
-class FeatureDistillLoss(nn.Module):
+class FeatureDistillLoss(BaseLoss):
     """Intra-modal feature distillation summed over the two modalities.
 
     ``loss_weight * (MSE(h_v, e_v) + MSE(h_t, e_t))`` with the frozen
@@ -49,23 +50,23 @@ class FeatureDistillLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_feat_kd'``.
     """
 
+    needs = frozenset({'img_feats', 'text_feats', 'teacher_img', 'teacher_text'})
+
     def __init__(
         self, normalize: bool = False, loss_weight: float = 1.0, loss_name: str = 'loss_feat_kd'
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.normalize = normalize
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
         self,
-        student_img: torch.Tensor,
-        student_text: torch.Tensor,
+        img_feats: torch.Tensor,
+        text_feats: torch.Tensor,
         teacher_img: torch.Tensor,
         teacher_text: torch.Tensor,
     ) -> torch.Tensor:
-        """All inputs (N, D); returns a scalar."""
-        loss = feature_distill_loss(
-            student_img, teacher_img, self.normalize
-        ) + feature_distill_loss(student_text, teacher_text, self.normalize)
+        """Student ``img_feats`` / ``text_feats`` and teacher features, all (N, D)."""
+        loss = feature_distill_loss(img_feats, teacher_img, self.normalize) + feature_distill_loss(
+            text_feats, teacher_text, self.normalize
+        )
         return self.loss_weight * loss

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
 
+from .base_loss import BaseLoss
+
 
 def id_loss(
     img_logits: torch.Tensor, text_logits: torch.Tensor, labels: torch.Tensor
@@ -28,7 +30,7 @@ def id_loss(
 
 
 @MODELS.register_module()
-class IDLoss(nn.Module):
+class IDLoss(BaseLoss):
     """Shared linear identity classifier + :func:`id_loss` (IRRA's ID loss).
 
     The classifier sees the un-normalised global features; its weights are
@@ -49,15 +51,13 @@ class IDLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_id',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.classifier = nn.Linear(in_channels, num_classes)
         nn.init.normal_(self.classifier.weight, std=0.001)
         nn.init.zeros_(self.classifier.bias)
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
-        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor, **kwargs
+        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
         if labels.min() < 0 or labels.max() >= self.classifier.out_features:
             raise ValueError(

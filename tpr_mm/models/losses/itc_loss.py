@@ -5,10 +5,11 @@ Source: anosorae/IRRA:model/objectives.py (``compute_itc``).
 """
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def itc_loss(
@@ -34,7 +35,7 @@ def itc_loss(
 
 
 @MODELS.register_module()
-class ITCLoss(nn.Module):
+class ITCLoss(BaseLoss):
     """Weighted :func:`itc_loss`; ignores labels.
 
     Args:
@@ -43,15 +44,13 @@ class ITCLoss(nn.Module):
         loss_name (str): Defaults to ``'loss_itc'``.
     """
 
-    requires_labels = False
+    needs = frozenset({'img_feats', 'text_feats'})
 
     def __init__(
         self, temperature: float = 0.02, loss_weight: float = 1.0, loss_name: str = 'loss_itc'
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
-    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, img_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
         return self.loss_weight * itc_loss(img_feats, text_feats, self.temperature)

@@ -2,10 +2,11 @@
 """Masked language modelling loss (IRRA's implicit relation reasoning)."""
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 0) -> torch.Tensor:
@@ -33,7 +34,7 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 0) 
 
 
 @MODELS.register_module()
-class MLMLoss(nn.Module):
+class MLMLoss(BaseLoss):
     """Weighted :func:`mlm_loss`.
 
     Args:
@@ -42,13 +43,13 @@ class MLMLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_mlm'``.
     """
 
+    needs = frozenset({'logits', 'labels'})
+
     def __init__(
         self, loss_weight: float = 1.0, ignore_index: int = 0, loss_name: str = 'loss_mlm'
     ) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+        super().__init__(loss_weight, loss_name)
         self.ignore_index = ignore_index
-        self.loss_name = loss_name
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.loss_weight * mlm_loss(logits, labels, self.ignore_index)

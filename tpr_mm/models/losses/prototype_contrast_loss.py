@@ -8,10 +8,11 @@ cross-entropy of normalised features against the memory over a temperature).
 from typing import Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def prototype_contrast_loss(
@@ -46,14 +47,16 @@ def prototype_contrast_loss(
     return F.cross_entropy(logits, labels[valid])
 
 
-class _PrototypeLossBase(nn.Module):
-    requires_memory = True
+class _PrototypeLossBase(BaseLoss):
+    """Shared arguments and the memory check of the two prototype losses."""
+
+    needs = frozenset(
+        {'img_feats', 'text_feats', 'img_labels', 'txt_labels', 'img_protos', 'txt_protos'}
+    )
 
     def __init__(self, temperature: float, loss_weight: float, loss_name: str) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def _term(self, feats, protos, labels) -> torch.Tensor:
         if protos is None:
@@ -92,7 +95,6 @@ class IntraModalPrototypeLoss(_PrototypeLossBase):
         txt_labels: torch.Tensor,
         img_protos: Optional[torch.Tensor] = None,
         txt_protos: Optional[torch.Tensor] = None,
-        **kwargs,
     ) -> torch.Tensor:
         loss = self._term(img_feats, img_protos, img_labels) + self._term(
             text_feats, txt_protos, txt_labels
@@ -132,7 +134,6 @@ class CrossModalPrototypeLoss(_PrototypeLossBase):
         txt_labels: torch.Tensor,
         img_protos: Optional[torch.Tensor] = None,
         txt_protos: Optional[torch.Tensor] = None,
-        **kwargs,
     ) -> torch.Tensor:
         loss = self._term(img_feats, txt_protos, txt_labels) + self._term(
             text_feats, img_protos, img_labels

@@ -5,10 +5,10 @@ Source: anosorae/IRRA:model/objectives.py (``compute_sdm``), here on pseudo labe
 """
 
 import torch
-import torch.nn as nn
 
 from tpr_mm.registry import MODELS
 
+from .base_loss import BaseLoss
 from .sdm_loss import sdm_loss
 
 
@@ -49,7 +49,7 @@ def pseudo_sdm_loss(
 
 
 @MODELS.register_module()
-class PseudoLabelSDMLoss(nn.Module):
+class PseudoLabelSDMLoss(BaseLoss):
     """Weighted :func:`pseudo_sdm_loss` on one modality's pseudo labels.
 
     Args:
@@ -61,7 +61,7 @@ class PseudoLabelSDMLoss(nn.Module):
         loss_name (str): Defaults to ``'loss_sdm'``.
     """
 
-    requires_memory = False
+    needs = frozenset({'img_feats', 'text_feats', 'img_labels', 'txt_labels'})
 
     def __init__(
         self,
@@ -70,15 +70,13 @@ class PseudoLabelSDMLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_sdm',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if label_modality not in ('img', 'txt'):
             raise ValueError(
                 f"PseudoLabelSDMLoss: label_modality must be 'img' or 'txt', got {label_modality!r}"
             )
         self.label_modality = label_modality
         self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
         self,
@@ -86,7 +84,6 @@ class PseudoLabelSDMLoss(nn.Module):
         text_feats: torch.Tensor,
         img_labels: torch.Tensor,
         txt_labels: torch.Tensor,
-        **kwargs,
     ) -> torch.Tensor:
         labels = img_labels if self.label_modality == 'img' else txt_labels
         return self.loss_weight * pseudo_sdm_loss(img_feats, text_feats, labels, self.temperature)

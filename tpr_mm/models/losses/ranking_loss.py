@@ -5,9 +5,10 @@ Source: shuanglinyan/CFine:utils/CRLoss.py (``CRLoss``).
 """
 
 import torch
-import torch.nn as nn
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 __all__ = ['hardest_negative_ranking_loss', 'HardestNegativeRankingLoss']
 
@@ -64,7 +65,7 @@ def hardest_negative_ranking_loss(
 
 
 @MODELS.register_module()
-class HardestNegativeRankingLoss(nn.Module):
+class HardestNegativeRankingLoss(BaseLoss):
     """Weighted :func:`hardest_negative_ranking_loss`.
 
     Args:
@@ -73,13 +74,14 @@ class HardestNegativeRankingLoss(nn.Module):
         loss_name (str): Defaults to ``'loss_rank'``.
     """
 
+    needs = frozenset({'scores', 'labels'})
+
     def __init__(
         self, margin: float = 0.2, loss_weight: float = 10.0, loss_name: str = 'loss_rank'
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.margin = margin
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
-    def forward(self, sim: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.loss_weight * hardest_negative_ranking_loss(sim, labels, self.margin)
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Args: (N, N) image-text scores (rows images) and (N,) identity labels."""
+        return self.loss_weight * hardest_negative_ranking_loss(scores, labels, self.margin)

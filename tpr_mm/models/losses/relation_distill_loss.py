@@ -2,10 +2,11 @@
 """Relation distillation: match the teacher's in-batch image-text similarities (LCR²S)."""
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def relation_matrix(img_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ def relation_distill_loss(
 
 
 @MODELS.register_module()
-class RelationDistillLoss(nn.Module):
+class RelationDistillLoss(BaseLoss):
     """Inter-modal relation distillation, ``loss_weight * relation_distill_loss``.
 
     Args:
@@ -53,19 +54,19 @@ class RelationDistillLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_rel_kd'``.
     """
 
+    needs = frozenset({'img_feats', 'text_feats', 'teacher_img', 'teacher_text'})
+
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_rel_kd') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(
         self,
-        student_img: torch.Tensor,
-        student_text: torch.Tensor,
+        img_feats: torch.Tensor,
+        text_feats: torch.Tensor,
         teacher_img: torch.Tensor,
         teacher_text: torch.Tensor,
     ) -> torch.Tensor:
-        """All inputs (N, D); returns a scalar."""
+        """Student ``img_feats`` / ``text_feats`` and teacher features, all (N, D)."""
         return self.loss_weight * relation_distill_loss(
-            student_img, student_text, teacher_img, teacher_text
+            img_feats, text_feats, teacher_img, teacher_text
         )

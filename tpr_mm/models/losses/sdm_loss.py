@@ -5,10 +5,11 @@ Source: anosorae/IRRA:model/objectives.py (``compute_sdm``).
 """
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 
 def sdm_loss(
@@ -49,7 +50,7 @@ def sdm_loss(
 
 
 @MODELS.register_module()
-class SDMLoss(nn.Module):
+class SDMLoss(BaseLoss):
     """Weighted :func:`sdm_loss`.
 
     Args:
@@ -61,12 +62,10 @@ class SDMLoss(nn.Module):
     def __init__(
         self, temperature: float = 0.02, loss_weight: float = 1.0, loss_name: str = 'loss_sdm'
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(
-        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor, **kwargs
+        self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
         return self.loss_weight * sdm_loss(img_feats, text_feats, labels, self.temperature)

@@ -4,9 +4,10 @@
 from typing import Optional
 
 import torch
-import torch.nn as nn
 
 from tpr_mm.registry import MODELS
+
+from .base_loss import BaseLoss
 
 # RDE clamps the negative sum at 10e35 (= 1e36) before the log so it stays finite.
 _MAX_NEG_SUM = 1e36
@@ -74,7 +75,7 @@ def tal_per_sample(
 
 
 @MODELS.register_module()
-class TALLoss(nn.Module):
+class TALLoss(BaseLoss):
     """Weighted, clean-mask-weighted :func:`tal_per_sample`.
 
     RDE weights each pair's loss by its clean/noisy label (1 = clean, 0 =
@@ -90,6 +91,8 @@ class TALLoss(nn.Module):
         loss_name (str): Key in the loss dict. Defaults to ``'loss_tal'``.
     """
 
+    needs = frozenset({'img_feats', 'text_feats', 'labels', 'weights'})
+
     def __init__(
         self,
         tau: float = 0.015,
@@ -98,7 +101,7 @@ class TALLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_tal',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if reduction not in ('sum', 'mean'):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         if tau <= 0:
@@ -106,8 +109,6 @@ class TALLoss(nn.Module):
         self.tau = tau
         self.margin = margin
         self.reduction = reduction
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def per_sample(
         self, img_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor
@@ -121,7 +122,6 @@ class TALLoss(nn.Module):
         text_feats: torch.Tensor,
         labels: torch.Tensor,
         weights: Optional[torch.Tensor] = None,
-        **kwargs,
     ) -> torch.Tensor:
         per = self.per_sample(img_feats, text_feats, labels)
         if weights is None:

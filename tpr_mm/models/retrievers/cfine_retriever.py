@@ -11,18 +11,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-from tpr_mm.models.heads.global_matching_head import labels_from_samples
+from tpr_mm.models.utils import build_module
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .base_retriever import BaseRetriever
 
 __all__ = ['CFineRetriever']
 
 Cfg = Union[dict, nn.Module]
-
-
-def _build(cfg: Optional[Cfg]) -> Optional[nn.Module]:
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 @MODELS.register_module()
@@ -81,10 +78,10 @@ class CFineRetriever(BaseRetriever):
         shared = text_backbone is None or (
             isinstance(text_backbone, dict) and text_backbone == image_backbone
         )
-        self.image_backbone = _build(image_backbone)
-        self.text_backbone = None if shared else _build(text_backbone)
-        self.neck = _build(neck)
-        self.head = _build(head)
+        self.image_backbone = build_module(image_backbone)
+        self.text_backbone = None if shared else build_module(text_backbone)
+        self.neck = build_module(neck)
+        self.head = build_module(head)
         self.image_token_key = image_token_key
         self.text_token_key = text_token_key
         if not shared and freeze_unused:
@@ -154,5 +151,11 @@ class CFineRetriever(BaseRetriever):
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
         self._check_pairs(inputs)
         img, text = self.encode_image(inputs['img']), self.encode_text(inputs['text'])
-        labels = labels_from_samples(data_samples, self.head.label_key, inputs['img'].device)
-        return self.head.loss(img, text, labels)
+        feats = RetrievalFeatures(
+            img['feats'][0],
+            text['feats'][0],
+            img_levels=img['feats'],
+            text_levels=text['feats'],
+            extras={'img_mgf': img, 'text_mgf': text},
+        )
+        return self.head.loss(feats, data_samples)

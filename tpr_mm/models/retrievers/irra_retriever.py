@@ -6,6 +6,7 @@ from typing import Dict, Sequence
 import torch
 
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .text_image_retriever import TextImageRetriever
 
@@ -57,11 +58,11 @@ class IRRARetriever(TextImageRetriever):
         else:
             text_global = self.backbone.encode_text(text)['global']
             mlm_tokens = self.backbone.encode_text(mlm_text, return_tokens=True)['tokens']
-        return self.head.loss(
+        feats = RetrievalFeatures(
             img['global'],
             text_global,
-            data_samples,
             img_tokens=img['tokens'],
             mlm_tokens=mlm_tokens,
             mlm_labels=mlm_labels,
         )
+        return self.head.loss(feats, data_samples)

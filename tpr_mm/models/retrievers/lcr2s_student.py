@@ -7,7 +7,9 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
+from tpr_mm.models.utils import build_module, check_unique_loss_names
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .frozen_teacher import build_frozen_teacher
 from .lcr2s_teacher import build_on_embed
@@ -21,8 +23,9 @@ class LCR2SStudent(TextImageRetriever):
     Each tower's global token (image [CLS], text [EOT]) attends once more to
     the tower's own tokens (:class:`TokenReasoningLayer`) to infer the
     multi-view information the teacher got from support sets. Training adds
-    to the head's task losses the ``distill_losses``, each called as
-    ``loss(h_v, h_t, e_v, e_t)`` with the teacher's enriched features
+    to the head's task losses those of ``distill_head`` (a
+    :class:`~tpr_mm.models.heads.DistillationHead`), which see the student's
+    features ``h`` and the teacher's enriched features ``e``
     (``LCR2STeacher.extract_enriched``) on the same batch and supports.
 
     The teacher lives outside the module tree: it is built lazily on the
@@ -45,9 +48,9 @@ class LCR2SStudent(TextImageRetriever):
             ``last_checkpoint`` file or its work dir (best checkpoint first);
             the latter two are resolved to a file by
             :class:`~tpr_mm.engine.hooks.FrozenTeacherHook` before training.
-        distill_losses (Sequence[dict | nn.Module]): e.g.
-            ``FeatureDistillLoss`` and ``RelationDistillLoss``; empty = no
-            distillation (the teacher is then never built).
+        distill_head (dict | nn.Module, optional): e.g. ``dict(type='DistillationHead',
+            losses=[dict(type='FeatureDistillLoss'), dict(type='RelationDistillLoss')])``;
+            None = no distillation (the teacher is then never built).
         data_preprocessor (dict, optional): Defaults to
             ``SupportSetDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
@@ -61,7 +64,7 @@ class LCR2SStudent(TextImageRetriever):
         head: Optional[Union[dict, nn.Module]] = None,
         teacher: Optional[dict] = None,
         teacher_checkpoint: Optional[str] = None,
-        distill_losses: Sequence[Union[dict, nn.Module]] = (),
+        distill_head: Optional[Union[dict, nn.Module]] = None,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
@@ -70,14 +73,14 @@ class LCR2SStudent(TextImageRetriever):
         super().__init__(backbone, head, data_preprocessor, init_cfg)
         self.img_reasoning = build_on_embed(img_reasoning, self.backbone)
         self.text_reasoning = build_on_embed(text_reasoning, self.backbone)
-        self.distill_losses = nn.ModuleList(
-            [MODELS.build(c) if isinstance(c, dict) else c for c in distill_losses]
-        )
-        names = [getattr(m, 'loss_name', type(m).__name__) for m in self.distill_losses]
-        if len(set(names)) != len(names):
-            raise ValueError(f'distillation loss names must be unique, got {names}')
-        if self.distill_losses and teacher is None:
-            raise ValueError('distill_losses need a teacher config')
+        self.distill_head = build_module(distill_head)
+        if self.distill_head is not None:
+            if teacher is None:
+                raise ValueError('LCR2SStudent: distill_head needs a teacher config')
+            if self.head is not None:
+                check_unique_loss_names(
+                    self.head.loss_modules + self.distill_head.loss_modules, 'LCR2SStudent'
+                )
         self.teacher_cfg = copy.deepcopy(teacher)
         self.teacher_checkpoint = teacher_checkpoint
         # A tuple hides the teacher from nn.Module: no state_dict, parameters(), .to(), .train().
@@ -131,14 +134,14 @@ class LCR2SStudent(TextImageRetriever):
         self._check_pairs(inputs)
         h_v = self.extract_img_feat(inputs['img'])
         h_t = self.extract_text_feat(inputs['text'])
-        losses = self.head.loss(h_v, h_t, data_samples)
-        if not self.distill_losses:
+        losses = self.head.loss(RetrievalFeatures(h_v, h_t), data_samples)
+        if self.distill_head is None:
             return losses
         teacher = self.build_teacher()
         with torch.no_grad():
             e_v, e_t = teacher.extract_enriched(inputs, data_samples)
-        for module in self.distill_losses:
-            losses[module.loss_name] = module(h_v, h_t, e_v, e_t)
+        feats = RetrievalFeatures(h_v, h_t, teacher_img=e_v, teacher_text=e_t)
+        losses.update(self.distill_head.loss(feats, data_samples))
         return losses
 
     def inference_modules(self) -> List[nn.Module]:

@@ -6,7 +6,9 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from tpr_mm.models.utils import build_module
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .text_image_retriever import TextImageRetriever
 
@@ -58,9 +60,7 @@ def build_on_embed(cfg: Union[dict, nn.Module], backbone: nn.Module) -> nn.Modul
     """Build a module config, filling ``embed_dims`` from ``backbone.embed_dim`` if absent."""
     if not isinstance(cfg, dict):
         return cfg
-    cfg = dict(cfg)
-    cfg.setdefault('embed_dims', int(backbone.embed_dim))
-    return MODELS.build(cfg)
+    return build_module(cfg, default_args=dict(embed_dims=int(backbone.embed_dim)))
 
 
 def _field(data_samples: Sequence, key: str, device: torch.device) -> torch.Tensor:
@@ -230,4 +230,4 @@ class LCR2STeacher(TextImageRetriever):
         if self.head is None:
             raise RuntimeError('LCR2STeacher was built without a head; it can only run inference')
         e_v, e_t = self.extract_enriched(inputs, data_samples)
-        return self.head.loss(e_v, e_t, data_samples)
+        return self.head.loss(RetrievalFeatures(e_v, e_t), data_samples)

@@ -8,22 +8,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tpr_mm.models.heads.global_matching_head import labels_from_samples
+from tpr_mm.models.utils import build_module
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .base_retriever import BaseRetriever
 
 __all__ = ['RDERetriever']
 
 Cfg = Union[dict, nn.Module]
-
-
-def _build(cfg: Cfg, in_channels: int) -> nn.Module:
-    if isinstance(cfg, dict):
-        cfg = dict(cfg)
-        cfg.setdefault('in_channels', in_channels)
-        return MODELS.build(cfg)
-    return cfg
 
 
 @MODELS.register_module()
@@ -75,11 +68,11 @@ class RDERetriever(BaseRetriever):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not 0.0 <= bge_weight <= 1.0:
             raise ValueError(f'bge_weight must be in [0, 1], got {bge_weight}')
-        self.backbone = MODELS.build(backbone) if isinstance(backbone, dict) else backbone
+        self.backbone = build_module(backbone)
         width = int(getattr(self.backbone, 'embed_dim', 512))
-        self.visual_tse = _build(visual_tse, width)
-        self.text_tse = _build(text_tse, width)
-        self.head = MODELS.build(head) if isinstance(head, dict) else head
+        self.visual_tse = build_module(visual_tse, default_args=dict(in_channels=width))
+        self.text_tse = build_module(text_tse, default_args=dict(in_channels=width))
+        self.head = build_module(head)
         self.bge_weight = float(bge_weight)
 
     # -- encoding -----------------------------------------------------------
@@ -143,12 +136,15 @@ class RDERetriever(BaseRetriever):
         self, inputs: Dict[str, torch.Tensor], data_samples: Sequence
     ) -> Dict[str, torch.Tensor]:
         """(B,) unweighted losses of the BGE and TSE embeddings (for the division)."""
+        return self.head.per_sample_losses(self.features(inputs), data_samples)
+
+    def features(self, inputs: Dict[str, torch.Tensor]) -> RetrievalFeatures:
+        """BGE as the global embeddings, TSE as ``extras['img_tse']`` / ``['text_tse']``."""
         self._check_pairs(inputs)
         img, txt = self.encode_image(inputs['img']), self.encode_text(inputs['text'])
-        labels = labels_from_samples(data_samples, self.head.label_key, img['bge'].device)
-        return self.head.per_sample_losses(img, txt, labels)
+        return RetrievalFeatures(
+            img['bge'], txt['bge'], extras={'img_tse': img['tse'], 'text_tse': txt['tse']}
+        )
 
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
-        self._check_pairs(inputs)
-        img, txt = self.encode_image(inputs['img']), self.encode_text(inputs['text'])
-        return self.head.loss(img, txt, data_samples)
+        return self.head.loss(self.features(inputs), data_samples)

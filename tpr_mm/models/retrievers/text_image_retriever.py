@@ -6,7 +6,9 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
+from tpr_mm.models.utils import build_module
 from tpr_mm.registry import MODELS
+from tpr_mm.structures import RetrievalFeatures
 
 from .base_retriever import BaseRetriever
 
@@ -26,8 +28,9 @@ class TextImageRetriever(BaseRetriever):
         backbone (dict | nn.Module): Two-tower encoder with ``encode_image``
             and ``encode_text`` returning dicts with a ``'global'`` entry,
             e.g. ``OpenCLIPBackbone``.
-        head (dict | nn.Module, optional): Training head with ``loss(img_feats,
-            text_feats, data_samples)``. Not needed for inference.
+        head (dict | nn.Module, optional): Training head with ``loss(feats,
+            data_samples)`` (:class:`~tpr_mm.models.heads.BaseRetrievalHead`).
+            Not needed for inference.
         data_preprocessor (dict, optional): Defaults to
             ``TextReIDDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
@@ -45,10 +48,8 @@ class TextImageRetriever(BaseRetriever):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone) if isinstance(backbone, dict) else backbone
-        if isinstance(head, dict):
-            head = MODELS.build(head)
-        self.head = head
+        self.backbone = build_module(backbone)
+        self.head = build_module(head)
 
     # -- feature extraction -------------------------------------------------
     def extract_img_feat(self, img: torch.Tensor) -> torch.Tensor:
@@ -62,4 +63,6 @@ class TextImageRetriever(BaseRetriever):
     def loss(self, inputs: Dict[str, torch.Tensor], data_samples: Sequence) -> dict:
         self._check_pairs(inputs)
         feats = self.extract_feat(inputs)
-        return self.head.loss(feats['img_feats'], feats['text_feats'], data_samples)
+        return self.head.loss(
+            RetrievalFeatures(feats['img_feats'], feats['text_feats']), data_samples
+        )

@@ -1,9 +1,35 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Row indices of a batch into per-pair state that a hook computed for the training set."""
+"""Fields of a batch's data samples as tensors: labels and dataset indices."""
 
 from typing import Sequence
 
 import torch
+
+
+def labels_from_samples(data_samples: Sequence, key: str, device: torch.device) -> torch.Tensor:
+    """Collect an integer label field of every sample into a (N,) tensor.
+
+    Args:
+        data_samples (Sequence[TextReIDDataSample]): The batch's samples.
+        key (str): Field name, e.g. ``'pid'``.
+        device (torch.device): Device of the returned labels.
+
+    Returns:
+        Tensor: (N,) long labels.
+
+    Raises:
+        KeyError: a sample has no such field (e.g. identity labels were dropped
+            for weakly supervised training but a supervised loss asks for them).
+    """
+    values = []
+    for i, sample in enumerate(data_samples):
+        if key not in sample:
+            raise KeyError(
+                f'data sample {i} has no {key!r} field; the head was configured '
+                f'with label_key={key!r}'
+            )
+        values.append(int(sample.get(key)))
+    return torch.tensor(values, dtype=torch.long, device=device)
 
 
 def sample_indices(
