@@ -7,6 +7,7 @@ draws, against the field's torchvision pipeline (anosorae/IRRA:datasets/build.py
 
 import glob
 
+import mmcv.transforms
 import numpy as np
 import pytest
 import torch
@@ -37,6 +38,7 @@ def test_mmcv_resize_with_pillow_equals_torchvision_resize(interpolation, shape)
     out = resize(dict(img=img.copy()))
     assert np.array_equal(out['img'], expect) and out['img_shape'] == (24, 11)
     assert 'img' not in resize(dict(CAPTION_ONLY))  # caption-only items pass
+    assert type(resize) is mmcv.transforms.Resize  # found through tpr_mm -> mmpretrain -> mmengine
 
 
 def test_every_config_resizes_with_mmcv_pillow_backend():
