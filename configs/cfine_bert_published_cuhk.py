@@ -13,14 +13,14 @@ bert_dir = 'data/pretrained/bert-base-uncased'
 img_size = (224, 224)
 train_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=img_size, interpolation='bicubic'),
+    dict(type='Resize', scale=img_size[::-1], backend='pillow', interpolation='bicubic'),
     dict(type='RandomHorizontalFlip', prob=0.5),
     dict(type='BertTokenizeCaption', vocab=bert_dir, context_length=100),
     dict(type='PackTextReIDInputs'),
 ]
 test_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=img_size, interpolation='bicubic'),
+    dict(type='Resize', scale=img_size[::-1], backend='pillow', interpolation='bicubic'),
     dict(type='BertTokenizeCaption', vocab=bert_dir, context_length=100),
     dict(type='PackTextReIDInputs'),
 ]

@@ -24,7 +24,7 @@ def tiny_search_config(img_size=(32, 16), ctx=24) -> Config:
     """Model + test pipeline only: all the inferencer reads."""
     pipeline = [
         dict(type='LoadPersonImage'),
-        dict(type='ResizeImage', size=img_size),
+        dict(type='Resize', scale=img_size[::-1], backend='pillow'),
         dict(type='TokenizeCaption', context_length=ctx),
         dict(type='PackTextReIDInputs'),
     ]

@@ -103,8 +103,9 @@ def test_published_bert_config_recipe(name, num_ids, dataset_type, has_val):
     for key in loaders:
         dataset = cfg[key].dataset
         assert dataset.type == dataset_type, key
-        assert [t['type'] for t in dataset.pipeline][1:2] == ['ResizeImage'], key
-        assert dataset.pipeline[1]['size'] == (224, 224), key
+        assert [t['type'] for t in dataset.pipeline][1:2] == ['Resize'], key
+        assert dataset.pipeline[1]['scale'] == (224, 224), key
+        assert dataset.pipeline[1]['backend'] == 'pillow', key
     if not has_val:  # ICFG-PEDES: no val split, so no selection (never on test)
         assert cfg.val_dataloader is None and cfg.val_cfg is None
         assert cfg.default_hooks.checkpoint.save_best is None
@@ -113,12 +114,12 @@ def test_published_bert_config_recipe(name, num_ids, dataset_type, has_val):
     pipe = cfg.train_dataloader.dataset.pipeline
     assert [t['type'] for t in pipe] == [
         'LoadPersonImage',
-        'ResizeImage',
+        'Resize',
         'RandomHorizontalFlip',
         'BertTokenizeCaption',
         'PackTextReIDInputs',
     ]
-    assert pipe[1]['size'] == (224, 224) and pipe[3]['context_length'] == 100
+    assert pipe[1]['scale'] == (224, 224) and pipe[3]['context_length'] == 100
     assert cfg.train_dataloader.batch_size == 32 and cfg.train_dataloader.drop_last
     assert cfg.train_cfg.max_epochs == 50
 

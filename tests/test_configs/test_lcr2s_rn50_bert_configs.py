@@ -62,10 +62,10 @@ def test_published_configs(name):
     assert (train.dataset.num_img_support, train.dataset.num_text_support) == (2, 3)
     inner = train.dataset.dataset
     assert inner.type == DATASET[key] and inner.split == 'train'
-    steps = [(t['type'], t.get('size'), t.get('padding')) for t in inner.pipeline]
+    steps = [(t['type'], t.get('scale'), t.get('padding')) for t in inner.pipeline]
     assert steps == [
         ('LoadPersonImage', None, None),
-        ('ResizeImage', (384, 128), None),
+        ('Resize', (128, 384), None),
         ('PadRandomCrop', None, 10),
         ('RandomHorizontalFlip', None, None),
         ('BertTokenizeCaption', None, None),
@@ -77,7 +77,7 @@ def test_published_configs(name):
     assert len(tests) == (1 if key == 'icfg' else 2)
     for loader in tests:
         assert [t['type'] for t in loader.dataset.pipeline][1:3] == [
-            'ResizeImage',
+            'Resize',
             'BertTokenizeCaption',
         ]
     opt = cfg.optim_wrapper.optimizer
@@ -201,8 +201,8 @@ def _tiny(cfg, work_dir, data_root, vocab, vocab_size):
         inner = loader.dataset.get('dataset', loader.dataset)
         inner.update(type='SyntheticPEDES', data_root=data_root, **TINY_SYNTHETIC)
         for t in inner.pipeline:
-            if t['type'] == 'ResizeImage':
-                t['size'] = (96, 32)
+            if t['type'] == 'Resize':
+                t['scale'] = (32, 96)
             elif t['type'] == 'PadRandomCrop':
                 t['padding'] = 2
             elif t['type'] == 'BertTokenizeCaption':

@@ -18,7 +18,7 @@ LAYOUT = {1: (3, 2), 2: (1, 1), 3: (2, 1), 4: (1, 3), 5: (4, 2)}
 init_default_scope('tpr_mm')
 PIPELINE = [
     {'type': 'LoadPersonImage'},
-    {'type': 'ResizeImage', 'size': (16, 8)},
+    {'type': 'Resize', 'scale': (8, 16), 'backend': 'pillow'},
     {'type': 'PadRandomCrop', 'padding': 2},
     {'type': 'TokenizeCaption', 'context_length': 16},
     {'type': 'PackTextReIDInputs'},

@@ -15,7 +15,6 @@ from .transforms import (
     PadRandomCrop,
     RandomErasingImage,
     RandomHorizontalFlip,
-    ResizeImage,
     TokenizeCaption,
     tokenize_caption,
 )
@@ -29,7 +28,6 @@ __all__ = [
     'generate_synthetic_pedes',
     'synthetic_params_match',
     'LoadPersonImage',
-    'ResizeImage',
     'RandomHorizontalFlip',
     'PadRandomCrop',
     'RandomErasingImage',

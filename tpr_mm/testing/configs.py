@@ -125,8 +125,8 @@ def _shrink_dataset(dataset: dict, data_root: str, params: dict, img_size, ctx) 
     if inner.get('type') == 'SyntheticPEDES':
         inner.update(data_root=osp.abspath(data_root), **params)
     for t in inner.get('pipeline', []):
-        if t['type'] == 'ResizeImage':
-            t['size'] = img_size
+        if t['type'] == 'Resize':
+            t['scale'] = (img_size[1], img_size[0])  # MMCV's Resize takes (w, h)
         elif t['type'] == 'TokenizeCaption':
             t['context_length'] = ctx
         elif t['type'] == 'PadRandomCrop':

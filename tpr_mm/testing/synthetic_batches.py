@@ -190,8 +190,8 @@ def shrink_pipeline_in_place(cfg, img_size=(32, 16), context_length: int = 24) -
     ds = cfg.train_dataloader.dataset
     inner = ds.get('dataset', ds)
     for t in inner['pipeline']:
-        if t['type'] == 'ResizeImage':
-            t['size'] = tuple(img_size)
+        if t['type'] == 'Resize':
+            t['scale'] = (img_size[1], img_size[0])  # MMCV's Resize takes (w, h)
         elif t['type'] in ('TokenizeCaption', 'BertTokenizeCaption'):
             t['context_length'] = context_length
         elif t['type'] == 'PadRandomCrop':

@@ -8,7 +8,7 @@ tipcb_img_size = (384, 128)
 tipcb_context_length = 64
 tipcb_train_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=tipcb_img_size, interpolation='bicubic'),
+    dict(type='Resize', scale=tipcb_img_size[::-1], backend='pillow', interpolation='bicubic'),
     dict(type='PadRandomCrop', padding=10),
     dict(type='RandomHorizontalFlip', prob=0.5),
     dict(type='BertTokenizeCaption', vocab=tipcb_bert_dir, context_length=tipcb_context_length),
@@ -16,7 +16,7 @@ tipcb_train_pipeline = [
 ]
 tipcb_test_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=tipcb_img_size, interpolation='bicubic'),
+    dict(type='Resize', scale=tipcb_img_size[::-1], backend='pillow', interpolation='bicubic'),
     dict(type='BertTokenizeCaption', vocab=tipcb_bert_dir, context_length=tipcb_context_length),
     dict(type='PackTextReIDInputs'),
 ]

@@ -2,7 +2,7 @@
 # pipelines_384x128.py plus token-level caption augmentation (mask / replace / delete).
 rde_train_pipeline = [
     dict(type='LoadPersonImage', truncated='warn'),  # as pipelines_384x128.py
-    dict(type='ResizeImage', size=(384, 128)),
+    dict(type='Resize', scale=(128, 384), backend='pillow'),
     dict(type='RandomHorizontalFlip', prob=0.5),
     dict(type='PadRandomCrop', padding=10),
     dict(type='RandomErasingImage', prob=0.5),

@@ -1,7 +1,7 @@
 # RDE's caption augmentation on the synthetic set's training pipeline (64x24, 64 tokens).
 rde_train_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=(64, 24)),
+    dict(type='Resize', scale=(24, 64), backend='pillow'),
     dict(type='PadRandomCrop', padding=3),
     dict(type='RandomErasingImage', prob=0.3),
     dict(type='TokenizeCaption', context_length=64),

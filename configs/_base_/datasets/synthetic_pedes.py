@@ -15,9 +15,10 @@ num_identities = synthetic['num_train_ids']  # the size of identity classifiers
 img_size = (64, 24)
 context_length = 64
 
+# MMCV's Resize takes (w, h); its pillow backend equals torchvision's Resize((h, w)).
 train_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=img_size),
+    dict(type='Resize', scale=img_size[::-1], backend='pillow'),
     dict(type='PadRandomCrop', padding=3),
     dict(type='RandomErasingImage', prob=0.3),
     dict(type='TokenizeCaption', context_length=context_length),
@@ -25,7 +26,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadPersonImage'),
-    dict(type='ResizeImage', size=img_size),
+    dict(type='Resize', scale=img_size[::-1], backend='pillow'),
     dict(type='TokenizeCaption', context_length=context_length),
     dict(type='PackTextReIDInputs'),
 ]

@@ -10,13 +10,11 @@ from .processing import (
     PadRandomCrop,
     RandomErasingImage,
     RandomHorizontalFlip,
-    ResizeImage,
 )
 from .tokenize import TokenizeCaption, tokenize_caption
 
 __all__ = [
     'LoadPersonImage',
-    'ResizeImage',
     'RandomHorizontalFlip',
     'PadRandomCrop',
     'RandomErasingImage',

@@ -22,6 +22,10 @@ class PackTextReIDInputs(BaseTransform):
     caption and labels of ``MaskCaptionTokens``) are packed as int64 inputs
     when present.
 
+    Why not MMPretrain's ``PackInputs``: it packs one input tensor (the image)
+    into a ``DataSample``; a text re-id item carries an image *and* caption
+    tokens (or only one of them) and a :class:`TextReIDDataSample`.
+
     Args:
         meta_keys (Sequence[str]): Keys copied into the sample's metainfo when
             present.

@@ -31,6 +31,11 @@ class LoadPersonImage(BaseTransform):
     Items without ``img_path`` (caption-only query items) pass through
     untouched, so one pipeline serves the pair, image and text views.
 
+    Why not MMCV's ``LoadImageFromFile``: it needs ``img_path`` on every item
+    (``KeyError`` on caption-only items), returns BGR where our pipelines and
+    data preprocessors are RGB, and has neither the truncated-file policy nor
+    the decompression-bomb guard below.
+
     **Truncated files** (PNG/JPEG whose data ends early) are decoded strictly
     first; a file that only decodes with PIL's ``LOAD_TRUNCATED_IMAGES`` (the
     missing part filled in) is truncated. ``truncated='warn'`` (default, as

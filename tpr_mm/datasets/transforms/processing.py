@@ -1,18 +1,23 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Geometric and erasing augmentations on (H, W, 3) uint8 RGB arrays.
+"""Flip, pad-crop and erasing augmentations on (H, W, 3) uint8 RGB arrays.
 
-All transforms skip items that carry no ``img`` (caption-only items).
+Resizing is MMCV's ``Resize`` (``backend='pillow'``), which equals
+torchvision's ``Resize((H, W))`` on PIL images. The three transforms here are
+kept beside MMCV's ``RandomFlip`` and MMPretrain's ``RandomCrop`` /
+``RandomErasing``; each class says why (docs/datasets.md, "Transforms").
+All of them skip items that carry no ``img``: LCR²S's
+:class:`~tpr_mm.datasets.SupportSetDataset` sends support *captions* through
+the training pipeline.
 
 Source: anosorae/IRRA:datasets/build.py (``build_transforms``, torchvision).
 """
 
 import math
 import random
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from PIL import Image
 
 from tpr_mm.registry import TRANSFORMS
 
@@ -21,38 +26,15 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @TRANSFORMS.register_module()
-class ResizeImage(BaseTransform):
-    """Resize to a fixed (H, W) without keeping the aspect ratio.
-
-    Matches torchvision's ``Resize((H, W))`` on PIL images (bilinear), the
-    field's test transform.
-
-    Modified keys: ``img``. Added keys: ``img_shape``.
-
-    Args:
-        size (tuple[int, int]): Output (H, W). Defaults to (384, 128).
-        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
-    """
-
-    def __init__(self, size: Sequence[int] = (384, 128), interpolation: str = 'bilinear') -> None:
-        self.size = (int(size[0]), int(size[1]))
-        self.resample = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC}[interpolation]
-
-    def transform(self, results: dict) -> dict:
-        img = results.get('img')
-        if img is None:
-            return results
-        if img.shape[:2] != self.size:
-            pil = Image.fromarray(img).resize((self.size[1], self.size[0]), self.resample)
-            img = np.asarray(pil)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        return results
-
-
-@TRANSFORMS.register_module()
 class RandomHorizontalFlip(BaseTransform):
     """Flip horizontally with probability ``prob``.
+
+    Why not MMCV's ``RandomFlip(prob, direction='horizontal')``: it flips the
+    same pixels, but reads ``results['img']`` unconditionally when it decides
+    to flip, so a caption-only item (an LCR²S support caption) raises
+    ``KeyError``; and it draws from NumPy's global generator where this one
+    draws from Python's ``random``, so swapping would change the augmentations
+    of every seeded run.
 
     Modified keys: ``img``. Added keys: ``flip``.
     """
@@ -74,6 +56,12 @@ class RandomHorizontalFlip(BaseTransform):
 @TRANSFORMS.register_module()
 class PadRandomCrop(BaseTransform):
     """Zero-pad every side by ``padding`` then crop the original size at random.
+
+    torchvision's ``Pad(p)`` + ``RandomCrop((H, W))``: both offsets uniform in
+    ``[0, 2p]``. Why not MMPretrain's ``RandomCrop(crop_size, padding)``: on the
+    same offsets it gives the same pixels, but it reads ``results['img']``
+    unconditionally (``KeyError`` on caption-only items), needs the crop size
+    restated in the config, and draws from NumPy's generator, not Python's.
 
     Modified keys: ``img``.
     """
@@ -97,11 +85,21 @@ class PadRandomCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class RandomErasingImage(BaseTransform):
-    """Erase a random rectangle (Zhong et al.), torchvision's sampling rule.
+    """Erase a random rectangle (Zhong et al.) with torchvision's sampling rule.
 
-    The field applies erasing after normalisation with the CLIP *mean numbers*
-    as the fill value; since we normalise later, in the data preprocessor, the
-    default fill is the uint8 value that normalises to exactly those numbers.
+    torchvision's rule (IRRA's ``RandomErasing(scale=(0.02, 0.4))``): up to
+    10 attempts, each drawing an area fraction in ``scale`` then a log-uniform
+    aspect ratio, rejecting rectangles not strictly inside the image; offsets
+    uniform over every position, bottom/right edge included. Why not
+    MMPretrain's ``RandomErasing``: it makes one attempt, draws the aspect
+    before the area, clips an oversized rectangle to the image instead of
+    rejecting it, never places it at the last row/column
+    (``randint(0, H - h)``), writes into the input array, and needs an image.
+
+    The field erases *after* normalisation, filling with the CLIP mean
+    numbers; we normalise later, in the data preprocessor, so the default fill
+    is the uint8 value nearest to the one that normalises to those numbers
+    (within 0.5 / 255 / std, about 0.008 in normalised units).
 
     Modified keys: ``img``.
 
