@@ -10,15 +10,12 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from tpr_mm.models.utils import build_module
 from tpr_mm.registry import MODELS
 
 __all__ = ['ResNetBertTextCNN']
 
 Cfg = Union[dict, nn.Module]
-
-
-def _build(cfg: Cfg) -> nn.Module:
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 @MODELS.register_module()
@@ -57,9 +54,9 @@ class ResNetBertTextCNN(BaseModule):
         init_cfg: Optional[dict] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.image_encoder = _build(image_encoder)
-        self.bert = _build(bert)
-        self.text_cnn = _build(text_cnn)
+        self.image_encoder = build_module(image_encoder)
+        self.bert = build_module(bert)
+        self.text_cnn = build_module(text_cnn)
         width = int(getattr(self.bert, 'text_width', self.text_cnn.in_channels))
         if width != self.text_cnn.in_channels:
             raise ValueError(

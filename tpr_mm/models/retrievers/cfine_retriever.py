@@ -72,8 +72,7 @@ class CFineRetriever(BaseRetriever):
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='TextReIDDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
+        data_preprocessor = build_module(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         shared = text_backbone is None or (
             isinstance(text_backbone, dict) and text_backbone == image_backbone

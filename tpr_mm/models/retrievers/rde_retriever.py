@@ -63,8 +63,7 @@ class RDERetriever(BaseRetriever):
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='TextReIDDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
+        data_preprocessor = build_module(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not 0.0 <= bge_weight <= 1.0:
             raise ValueError(f'bge_weight must be in [0, 1], got {bge_weight}')

@@ -45,8 +45,7 @@ class TextImageRetriever(BaseRetriever):
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='TextReIDDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
+        data_preprocessor = build_module(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = build_module(backbone)
         self.head = build_module(head)
