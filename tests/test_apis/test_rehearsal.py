@@ -4,6 +4,7 @@
 import json
 import os
 
+import pytest
 from mmengine.config import Config
 
 from tpr_mm.apis.rehearsal import (
@@ -12,6 +13,7 @@ from tpr_mm.apis.rehearsal import (
     rehearsal_config,
     run_rehearsal,
 )
+from tpr_mm.apis.step_timing import time_train_steps
 from tpr_mm.testing.configs import shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,3 +79,23 @@ def test_tiny_rehearsal_reports_every_phase(tmp_path):
     with open(os.path.join(work, 'rehearsal.json')) as f:
         assert json.load(f)['phases'] == result['phases']
     assert 'PROJECTION (not measured)' in format_table(result)
+
+
+def test_step_timing_runs_the_heads_as_shipped(tmp_path):
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'cpcl_synthetic.py'))
+    data_root = str(tmp_path / 'synthetic')
+    cfg = shrink_config(cfg, str(tmp_path / 'w0'), data_root, max_epochs=1)
+    path = str(tmp_path / 'tiny_cpcl.py')
+    cfg.dump(path)
+    timing = time_train_steps(path, data_root, steps=2)
+    assert timing['step_cpu_s'] > 0 and timing['step_wall_s'] > 0
+    batch = cfg.train_dataloader.batch_size
+    assert timing['batch_size'] == batch
+    assert timing['iters_per_epoch'] == -(-60 // batch)  # 60 pairs, DefaultSampler keeps the tail
+    assert (
+        timing['epoch_cpu_s_estimate'] == round(timing['step_cpu_s'] * timing['iters_per_epoch'], 1)
+        or abs(timing['epoch_cpu_s_estimate'] - timing['step_cpu_s'] * timing['iters_per_epoch'])
+        < 0.1
+    )
+    with pytest.raises(ValueError, match='steps'):
+        time_train_steps(path, data_root, steps=0)

@@ -35,6 +35,14 @@ def parse_args() -> argparse.Namespace:
         help='BERT configs without bert-base-uncased: tokenise with a stand-in vocabulary '
         'written into the work dir (speed and memory are unchanged; token ids are not real)',
     )
+    parser.add_argument(
+        '--time-steps',
+        type=int,
+        default=0,
+        metavar='N',
+        help='only time N training steps of the rehearsal model on one real batch '
+        '(CPU seconds per step and the epoch estimate) instead of a full rehearsal',
+    )
     return parser.parse_args()
 
 
@@ -48,6 +56,12 @@ def main() -> None:
 
         os.makedirs(work_dir, exist_ok=True)
         bert_vocab = write_standin_bert_vocab(osp.join(work_dir, 'standin_vocab.txt'))
+    if args.time_steps:
+        from tpr_mm.apis.step_timing import time_train_steps
+
+        timing = time_train_steps(args.config, args.data_root, args.time_steps, bert_vocab)
+        print(json.dumps(timing, indent=2))
+        return
     result = run_rehearsal(
         args.config,
         args.data_root,
