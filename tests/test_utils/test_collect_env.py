@@ -1,5 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""python -m tpr_mm.utils.collect_env."""
+"""tpr_mm.utils.collect_env and tools/analysis/collect_env.py."""
 
 import os
 import os.path as osp
@@ -60,10 +60,10 @@ def test_format_env_one_line_per_entry():
     assert lines[0].startswith('platform: ')
 
 
-def test_module_entry_point_prints_the_report():
+def test_tool_prints_the_report():
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run(
-        [sys.executable, '-m', 'tpr_mm.utils.collect_env'],
+        [sys.executable, osp.join('tools', 'analysis', 'collect_env.py')],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,7 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Small utilities that do not belong to a model or data component.
 
-Names are resolved lazily so that ``python -m tpr_mm.utils.collect_env`` does
+Names are resolved lazily so that ``python tools/analysis/collect_env.py`` does
 not import its own module twice (runpy warns about that).
 """
 

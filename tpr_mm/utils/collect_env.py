@@ -1,5 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Versions to paste into a bug report: ``python -m tpr_mm.utils.collect_env``.
+"""Versions to paste into a bug report: ``python tools/analysis/collect_env.py``.
 
 Built on MMEngine's public :func:`mmengine.utils.dl_utils.collect_env` (Python,
 PyTorch, CUDA devices, compilers, TorchVision, OpenCV) plus the packages
@@ -110,11 +110,3 @@ def collect_env_info() -> 'OrderedDict[str, str]':
 def format_env(env: 'OrderedDict[str, str]') -> str:
     """One ``name: value`` line per entry."""
     return '\n'.join(f'{key}: {value}' for key, value in env.items())
-
-
-def main() -> None:
-    print(format_env(collect_env_info()))
-
-
-if __name__ == '__main__':
-    main()
