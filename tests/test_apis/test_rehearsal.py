@@ -7,12 +7,8 @@ import os
 import pytest
 from mmengine.config import Config
 
-from tpr_mm.apis.rehearsal import (
-    format_table,
-    projected_epoch_seconds,
-    rehearsal_config,
-    run_rehearsal,
-)
+from tpr_mm.apis.epoch_projection import projected_epoch_seconds
+from tpr_mm.apis.rehearsal import format_table, rehearsal_config, run_rehearsal
 from tpr_mm.apis.step_timing import time_train_steps
 from tpr_mm.testing.configs import shrink_config
 

@@ -18,7 +18,8 @@ import json
 import os
 import os.path as osp
 
-from tpr_mm.apis.rehearsal import DEFAULT_DEVICE_TFLOPS, format_table, run_rehearsal
+from tpr_mm.apis.epoch_projection import DEFAULT_DEVICE_TFLOPS
+from tpr_mm.apis.rehearsal import format_table, run_rehearsal
 
 
 def parse_args() -> argparse.Namespace:

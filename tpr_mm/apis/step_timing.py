@@ -13,19 +13,10 @@ import copy
 import time
 from typing import Dict, Optional
 
-import numpy as np
 from mmengine.config import Config
 
+from tpr_mm.apis.epoch_projection import install_epoch_state
 from tpr_mm.apis.rehearsal import rehearsal_config
-
-
-def _install_epoch_state(model, num_items: int) -> None:
-    """What a per-epoch hook would set before the first step: CPCL's pseudo
-    labels (every pair an outlier, as before the first clustering)."""
-    head = getattr(model, 'head', None)
-    if hasattr(head, 'set_pseudo_labels'):
-        none = np.full(num_items, -1, dtype=np.int64)
-        head.set_pseudo_labels(none, none, np.zeros((num_items, 1)), np.zeros((num_items, 1)))
 
 
 def time_train_steps(
@@ -69,7 +60,7 @@ def time_train_steps(
         loader = Runner.build_dataloader(loader_cfg, seed=0)
         batch = next(iter(loader))
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    _install_epoch_state(model, len(loader.dataset))
+    install_epoch_state(model, len(loader.dataset))
     model.train()
     model.train_step(batch, optim)  # warm-up: lazy allocations, first-call dispatch
     wall, cpu = time.perf_counter(), time.process_time()
