@@ -36,14 +36,15 @@ def test_labels_match_dense_oracle(name):
 
 
 @pytest.mark.parametrize('name', DISTRIBUTIONS)
-@pytest.mark.parametrize('block', [1, 97, 1 << 22])
-def test_blocks_give_every_pair_once(name, block):
-    """Any block size (1 forces the dense one-row path on every row) gives the
-    dense oracle's pairs within the radius, each once, in ascending blocks."""
+@pytest.mark.parametrize('block,workers', [(1, 1), (97, 1), (1 << 22, 1), (97, 2), (1, 3)])
+def test_blocks_give_every_pair_once(name, block, workers):
+    """Any block size (1 forces the dense one-row path on every row) and any
+    number of threads gives the dense oracle's pairs within the radius, each
+    once, in ascending blocks."""
     x, ref_dist = problem(name)
     v = query_expanded_weights(normalize_features(x), 30, 6)
     got, prev = {}, 0
-    for i1, rows, cols, dist in overlap_blocks(v, max_distance=0.6, block=block):
+    for i1, rows, cols, dist in overlap_blocks(v, 0.6, block=block, workers=workers):
         assert i1 > prev and (rows >= prev).all() and (rows < i1).all() and (rows < cols).all()
         for r, c, d in zip(rows.tolist(), cols.tolist(), dist.tolist()):
             assert (r, c) not in got
@@ -56,6 +57,20 @@ def test_blocks_give_every_pair_once(name, block):
     np.testing.assert_allclose(
         [got[p] for p in sorted(got)], ref_dist[tuple(np.array(sorted(got)).T)], atol=1e-6
     )
+
+
+@pytest.mark.parametrize('name', DISTRIBUTIONS)
+def test_threaded_blocks_equal_serial(name):
+    """Threads change neither the blocks nor a single bit of their contents."""
+    x, _ = problem(name)
+    v = query_expanded_weights(normalize_features(x), 30, 6)
+    serial = list(overlap_blocks(v, 0.6, block=211, workers=1))
+    threaded = list(overlap_blocks(v, 0.6, block=211, workers=4))
+    assert len(serial) > 4 and len(serial) == len(threaded)
+    for a, b in zip(serial, threaded):
+        assert a[0] == b[0]
+        for u, w in zip(a[1:], b[1:]):
+            np.testing.assert_array_equal(u, w)
 
 
 def random_graph(n, p, seed):
