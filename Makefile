@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tpr_mm_installed
 DEMO_DIR ?= work_dirs/demo
 DEMO_CFG ?= configs/clip_sdm_synthetic.py
+# pytest-xdist workers for `make test` (auto: one per core; 0 runs in this process).
+TEST_WORKERS ?= auto
 
 .PHONY: install demo test lint browser clean-demo
 
@@ -30,7 +32,7 @@ browser:
 		>/dev/null) ; } || echo 'chromium not installed: the browser test will be skipped'
 
 test: install lint browser
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 demo: install
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
