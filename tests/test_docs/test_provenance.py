@@ -35,6 +35,7 @@ PORTED = {
     'irra_optim_constructor.py': [IRRA],
     'reference.py': [IRRA],
     'ranking.py': [IRRA],
+    'feature_ranking.py': [IRRA],
     'retrieval_metric.py': [IRRA],
     'retrieval_loop.py': [IRRA],
     'base_text_reid.py': [IRRA],
