@@ -1,9 +1,10 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Inference APIs: encode with a trained model, index a gallery, search it by text."""
 
-from .gallery_index import FingerprintMismatchError, GalleryIndex, ivfpq_factory
+from .gallery_index import GalleryIndex
 from .image_search import index_image_folder, list_images, search_text
-from .index_files import CorruptIndexError
+from .index_factory import ivfpq_factory
+from .index_files import CorruptIndexError, FingerprintMismatchError
 from .inferencer import TextImageInferencer
 from .prepare_data import prepare_data, synthetic_sets
 from .rehearsal import RehearsalHook, run_rehearsal

@@ -1,6 +1,9 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """On-disk layout of a gallery index: a checked ``index_meta.json`` and its faiss file.
 
+The metadata also carries the fingerprint of the model that made the vectors;
+:func:`check_fingerprint` refuses a query model that differs.
+
 One save commits with a single rename. The vectors go to a new, uniquely
 named ``index-<generation>.faiss``; then ``index_meta.json`` (paths,
 fingerprint, settings and the name and size of that faiss file) replaces the
@@ -26,6 +29,8 @@ __all__ = [
     'META_FILE',
     'META_VERSION',
     'CorruptIndexError',
+    'FingerprintMismatchError',
+    'check_fingerprint',
     'new_index_file',
     'commit_meta',
     'read_meta',
@@ -164,3 +169,23 @@ def index_file_size(index_dir: str, meta: dict) -> Optional[int]:
     """Size in bytes of the faiss file the metadata names, None when it is absent."""
     path = osp.join(index_dir, meta['index_file'])
     return osp.getsize(path) if osp.isfile(path) else None
+
+
+class FingerprintMismatchError(ValueError):
+    """The index was built by another model than the one querying it."""
+
+
+def check_fingerprint(saved: Optional[dict], current: dict, where: str) -> None:
+    """Raise :class:`FingerprintMismatchError` naming each differing field."""
+    saved = saved or {}
+    diffs = [
+        f'{key}: index has {saved.get(key)!r}, model has {current.get(key)!r}'
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key) != current.get(key)
+    ]
+    if diffs:
+        raise FingerprintMismatchError(
+            f'the gallery index in {where} was built by a different model; rebuild it with '
+            'this config and checkpoint (tools/search.py index ...). Differences: '
+            + '; '.join(diffs)
+        )
