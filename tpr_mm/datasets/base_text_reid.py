@@ -12,17 +12,17 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
-from mmengine.fileio import get_file_backend, isdir, isfile, join_path
+from mmengine.fileio import isdir, isfile, join_path
 from mmengine.logging import print_log
 
 from tpr_mm.registry import DATASETS
 
 from .annotation import SPLITS, UNKNOWN_SPLIT_POLICIES, group_by_split, load_annotations
 from .duplicates import find_duplicates, warn_duplicates
+from .items import IDENTITY_MODES, expand_items, shown_identities
 from .noisy_correspondence import apply_caption_permutation, resolve_noisy_permutation
 
 MODALITIES = ('pair', 'image', 'text')
-IDENTITY_MODES = ('keep', 'drop', 'scramble')
 
 
 def _check_choice(name: str, value, choices: Sequence[str]) -> None:
@@ -241,37 +241,14 @@ class BaseTextReIDDataset(BaseDataset):
         raw_ids = np.fromiter((r.raw_id for r in chosen), dtype=np.int64, count=len(chosen))
         unique_ids, inverse = np.unique(raw_ids, return_inverse=True)
         true_img_pids = inverse.astype(np.int64) if self.split == 'train' else raw_ids
-        if self.identity == 'keep':
-            shown_img_pids = true_img_pids
-        elif self.identity == 'drop':
-            shown_img_pids = np.full_like(true_img_pids, -1)
-        else:
-            perm = np.random.default_rng(self.identity_seed).permutation(len(true_img_pids))
-            shown_img_pids = true_img_pids[perm]
-        keep_raw = self.identity == 'keep'
-
-        prefix = self.data_prefix['img_path']
-        join = get_file_backend(prefix).join_path  # one backend lookup, not one per image
-        data_list: List[dict] = []
-        item_image: List[int] = []
-        caption_id = 0
-        for image_id, rec in enumerate(chosen):
-            base = {
-                'pid': int(shown_img_pids[image_id]),
-                'image_id': image_id,
-                'raw_id': rec.raw_id if keep_raw else -1,
-                'modality': self.modality,
-            }
-            if self.modality != 'text':
-                base['img_path'] = join(prefix, rec.path)
-            if self.modality == 'image':
-                data_list.append(base)
-                item_image.append(image_id)
-                continue
-            for caption in rec.captions:
-                data_list.append(dict(base, caption=caption, caption_id=caption_id))
-                item_image.append(image_id)
-                caption_id += 1
+        shown_img_pids = shown_identities(true_img_pids, self.identity, self.identity_seed)
+        data_list, item_image = expand_items(
+            chosen,
+            shown_img_pids,
+            self.modality,
+            self.data_prefix['img_path'],
+            keep_raw_ids=self.identity == 'keep',
+        )
 
         if self.noisy_rate is not None:
             perm = resolve_noisy_permutation(
@@ -283,9 +260,8 @@ class BaseTextReIDDataset(BaseDataset):
             )
             data_list = apply_caption_permutation(data_list, perm)
         num_captions = sum(len(r.captions) for r in chosen)
-        item_image_arr = np.asarray(item_image, dtype=np.int64)
-        self._pids = shown_img_pids[item_image_arr]
-        self._true_pids = true_img_pids[item_image_arr]
+        self._pids = shown_img_pids[item_image]
+        self._true_pids = true_img_pids[item_image]
         self._split_info = dict(
             split=self.split,
             modality=self.modality,
