@@ -95,3 +95,30 @@ def test_step_timing_runs_the_heads_as_shipped(tmp_path):
     )
     with pytest.raises(ValueError, match='steps'):
         time_train_steps(path, data_root, steps=0)
+
+
+@pytest.mark.parametrize('name', ['cfine_cuhk.py', 'cfine_bert_published_cuhk.py'])
+def test_rehearsal_model_keeps_the_widths_its_neck_reads(tmp_path, name):
+    """The published CFine reads the vision tower's unprojected 768-d tokens and
+    BERT's hidden states: the shrunk towers keep those widths (one layer each),
+    so the shipped neck and heads run on them."""
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from tpr_mm.registry import MODELS
+
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', name))
+    r = rehearsal_config(cfg, str(tmp_path / 'data'), str(tmp_path / 'work'))
+    assert r.model.neck == cfg.model.neck and r.model.head == cfg.model.head
+    with DefaultScope.overwrite_default_scope('tpr_mm'):
+        model = MODELS.build(r.model).eval()
+    h, w = cfg.train_pipeline[1]['scale'][::-1] if 'bert' in name else (384, 128)
+    with torch.no_grad():
+        img = model.extract_img_feat(torch.randn(2, 3, h, w))
+        text = model.extract_text_feat(torch.randint(1, 999, (2, 12)))
+    assert img.shape == text.shape and torch.isfinite(img).all() and torch.isfinite(text).all()
+    vision = r.model.image_backbone.model_cfg['vision_cfg']
+    assert vision['layers'] == 1
+    assert vision['width'] == (768 if 'bert' in name else 64)
+    if 'bert' in name:
+        assert r.model.text_backbone.config['hidden_size'] == 768

@@ -3,9 +3,12 @@
 
 :func:`rehearsal_config` points every dataset of a config at a size-true set
 (see :mod:`tpr_mm.datasets.synthetic.size_true`) and shrinks only the width
-and depth of the backbones (CLIP towers: one layer of width 64, the output
-dimension kept so that heads, necks and losses are built as shipped; BERT:
-one layer of width 64). Dataloaders, pipelines (384 x 128 images), hooks
+and depth of the backbones, keeping every width a neck or head reads, so that
+heads, necks and losses are built as shipped: CLIP towers get one layer of
+width 64 and keep their output dimension, except that a model reading the
+vision tower's *unprojected* tokens (the published CFine with BERT) keeps the
+tower's real width; BERT gets one layer at its real width (768), since its
+hidden states are read directly. Dataloaders, pipelines (384 x 128 images), hooks
 (the full pseudo-label pass of CPCL), the training epoch, validation and test
 run as shipped. :class:`RehearsalHook` measures each phase: wall time, peak
 resident memory of the main process, items per second.
@@ -34,38 +37,49 @@ from tpr_mm.apis.epoch_projection import (
 from tpr_mm.registry import HOOKS
 
 
-def _tiny_clip(backbone: dict) -> dict:
+def _tiny_clip(backbone: dict, keep_vision_width: bool) -> dict:
     img_size = tuple(backbone.get('img_size', (384, 128)))
     ctx = int(backbone.get('context_length', 77))
+    width, head_width = 64, 32
+    if keep_vision_width:  # a neck reads the unprojected vision tokens
+        import open_clip
+
+        width = int(open_clip.get_model_config(backbone['model_name'])['vision_cfg']['width'])
+        head_width = 64  # open_clip's default: width / 64 heads
     return dict(
         embed_dim=512,  # kept: heads, necks and losses are built for it
-        vision_cfg=dict(image_size=img_size, patch_size=16, width=64, layers=1, head_width=32),
+        vision_cfg=dict(
+            image_size=img_size, patch_size=16, width=width, layers=1, head_width=head_width
+        ),
         text_cfg=dict(context_length=ctx, vocab_size=49408, width=64, heads=2, layers=1),
     )
 
 
-def _shrink(node) -> None:
+# bert-base-uncased at one layer: its hidden states feed necks and heads directly.
+_ONE_LAYER_BERT = dict(
+    hidden_size=768,
+    num_hidden_layers=1,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    vocab_size=30522,
+)
+
+
+def _shrink(node, keep_vision_width: bool = False) -> None:
     """Shrink every backbone config found under ``node``, in place."""
     if isinstance(node, dict):
+        # A model that reads the vision tower's unprojected tokens needs its width.
+        keep_vision_width = keep_vision_width or node.get('image_token_key') == 'tokens_unprojected'
         kind = node.get('type')
         if kind == 'OpenCLIPBackbone':
-            node.update(pretrained=None, model_cfg=_tiny_clip(node))
+            node.update(pretrained=None, model_cfg=_tiny_clip(node, keep_vision_width))
         elif kind == 'HFBertBackbone':
-            node.update(
-                pretrained=None,
-                config=dict(
-                    hidden_size=64,
-                    num_hidden_layers=1,
-                    num_attention_heads=2,
-                    intermediate_size=128,
-                    vocab_size=30522,
-                ),
-            )
+            node.update(pretrained=None, config=dict(_ONE_LAYER_BERT))
         for value in node.values():
-            _shrink(value)
+            _shrink(value, keep_vision_width)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            _shrink(value)
+            _shrink(value, keep_vision_width)
 
 
 def _point_data(node, data_root: str) -> None:
