@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tpr_mm_installed
 DEMO_DIR ?= work_dirs/demo
 DEMO_CFG ?= configs/clip_sdm_synthetic.py
-# pytest-xdist workers for `make test` (auto: one per core; 0 runs in this process).
-TEST_WORKERS ?= auto
+# pytest-xdist workers for `make test`: one per core, at most 4 (each holds torch in memory);
+# 0 runs everything in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install demo test lint browser clean-demo
 
