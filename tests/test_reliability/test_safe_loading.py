@@ -4,6 +4,7 @@
 import os
 import re
 import runpy
+import shutil
 import sys
 
 import numpy as np
@@ -155,8 +156,12 @@ def test_every_mmengine_entry_point_is_weights_only(tmp_path, monkeypatch):
         CheckpointLoader.load_checkpoint(path)
     with pytest.raises(UnsafeCheckpointError):  # the LCR²S teacher of tools/train_two_stage.py
         load_teacher_weights(torch.nn.Linear(2, 2), path)
-    # Remote schemes keep MMEngine's loader (no weights_only) and refuse while forced off.
-    with pytest.raises(UnsafeCheckpointError, match='refusing to load while'):
+    # A URL: downloaded into the cache (here: copied), then read weights-only like a local file.
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    monkeypatch.setattr(
+        torch.hub, 'download_url_to_file', lambda url, dst, **kw: shutil.copy(path, dst)
+    )
+    with pytest.raises(UnsafeCheckpointError, match='Unsupported global: GLOBAL io.open'):
         CheckpointLoader.load_checkpoint('https://example.invalid/epoch_1.pth')
     assert not os.path.exists(marker)
 

@@ -13,27 +13,22 @@
 * turns a refusal of the weights-only unpickler into an
   :class:`UnsafeCheckpointError` naming the file and the refused object.
 
-MMEngine 0.10.x calls ``torch.load`` without ``weights_only``. On import,
-:func:`register_safe_mmengine_loaders` replaces MMEngine's loader for local
-paths through its public ``CheckpointLoader.register_scheme(force=True)``, so
-``Runner.load_checkpoint`` / ``resume``, ``mmengine.runner.load_checkpoint``
-and ``init_cfg=dict(type='Pretrained')`` read local files with
-:func:`safe_torch_load`. MMEngine's remote loaders (``http(s)://``,
-``open-mmlab://``, ``s3://``...) keep downloading as before; they rely on
-PyTorch's ``weights_only=True`` default and are refused while
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns that default off.
+MMEngine 0.10.x loads checkpoints without ``weights_only=True`` (local
+files) or with weights-only unpickling turned off (URLs, through ``torch.hub``). On
+import, :func:`~tpr_mm.fileio.checkpoint_schemes.register_safe_mmengine_loaders`
+replaces each of its schemes, so ``Runner.load_checkpoint`` / ``resume``,
+``mmengine.runner.load_checkpoint`` and ``init_cfg=dict(type='Pretrained')``
+read every file, local or downloaded, with :func:`safe_torch_load`.
 """
 
-import functools
 import os
 import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 import torch
-from mmengine.runner import checkpoint as mmengine_checkpoint
 
 from .safe_globals import mmengine_safe_globals
 
@@ -41,8 +36,8 @@ __all__ = [
     'CheckpointReadError',
     'UnsafeCheckpointError',
     'describe_checkpoint_damage',
+    'load_from_local_safe',
     'safe_torch_load',
-    'register_safe_mmengine_loaders',
 ]
 
 _FORCE_UNSAFE_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
@@ -128,44 +123,3 @@ def safe_torch_load(path: Union[str, os.PathLike], map_location: Any = 'cpu') ->
 def load_from_local_safe(filename: str, map_location: Any = None) -> Any:
     """MMEngine ``CheckpointLoader`` scheme for local paths (``''`` prefix)."""
     return safe_torch_load(filename, map_location=map_location)
-
-
-def _refuse_when_forced_unsafe(loader: Callable) -> Callable:
-    """Wrap one of MMEngine's remote loaders (they call ``torch.load`` without
-    ``weights_only``, i.e. rely on PyTorch's safe default)."""
-
-    @functools.wraps(loader)
-    def guarded(filename: str, map_location: Any = None) -> Any:
-        if os.getenv(_FORCE_UNSAFE_ENV, '0').lower() in ('1', 'y', 'yes', 'true'):
-            raise UnsafeCheckpointError(
-                f'{filename}: refusing to load while {_FORCE_UNSAFE_ENV} is set (it would make '
-                "MMEngine's loader unpickle arbitrary objects); unset it or download the file "
-                'and pass the local path'
-            )
-        with mmengine_safe_globals():
-            return loader(filename, map_location)
-
-    return guarded
-
-
-# MMEngine 0.10.x's remote schemes (mmengine/runner/checkpoint.py); requirements pin <0.11.
-_REMOTE_SCHEMES = (
-    (('http://', 'https://'), 'load_from_http'),
-    (('pavi://',), 'load_from_pavi'),
-    ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), 'load_from_ceph'),
-    (('modelzoo://', 'torchvision://'), 'load_from_torchvision'),
-    (('open-mmlab://', 'openmmlab://'), 'load_from_openmmlab'),
-    (('mmcls://',), 'load_from_mmcls'),
-)
-
-
-def register_safe_mmengine_loaders() -> None:
-    """Make MMEngine's ``CheckpointLoader`` read local files with :func:`safe_torch_load`."""
-    loader_cls = mmengine_checkpoint.CheckpointLoader
-    loader_cls.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
-    for prefixes, name in _REMOTE_SCHEMES:
-        original = getattr(mmengine_checkpoint, name, None)
-        if original is not None:
-            loader_cls.register_scheme(
-                prefixes=list(prefixes), loader=_refuse_when_forced_unsafe(original), force=True
-            )
