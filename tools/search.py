@@ -82,7 +82,8 @@ def main(argv=None) -> int:
             )
             return 0
         index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
-    except (FingerprintMismatchError, CorruptIndexError, FileNotFoundError) as exc:
+    except (FingerprintMismatchError, CorruptIndexError, OSError) as exc:
+        # OSError: an unreadable image (named); nothing was saved, the old index is unchanged.
         print(f'error: {exc}', file=sys.stderr)
         return 2
     results = search_text(inferencer, index, args.text, args.k)

@@ -189,3 +189,31 @@ def test_version_1_folders_still_load_and_are_upgraded(tmp_path):
     names = sorted(os.listdir(tmp_path))
     assert 'index.faiss' not in names and len(names) == 2
     assert _same(GalleryIndex.load(str(tmp_path)), index)
+
+
+def test_save_deletes_only_the_faiss_file_its_metadata_named(tmp_path):
+    """Files a save cannot prove it wrote survive it, whatever their names."""
+    theirs = {'index.faiss': b'user data', 'index-0123456789abcdef.faiss': b'more user data'}
+    for name, data in theirs.items():
+        (tmp_path / name).write_bytes(data)
+    first = _index(0, 'a')
+    first.save(str(tmp_path))  # a fresh folder: no metadata, so nothing is ours to replace
+    ours = json.loads((tmp_path / META_FILE).read_text())['index_file']
+    second = _index(1, 'b')
+    second.save(str(tmp_path))  # replaces the file the first save's metadata named
+    new = json.loads((tmp_path / META_FILE).read_text())['index_file']
+    assert sorted(os.listdir(tmp_path)) == sorted([*theirs, META_FILE, new])
+    assert not (tmp_path / ours).exists()
+    for name, data in theirs.items():
+        assert (tmp_path / name).read_bytes() == data
+    assert _same(GalleryIndex.load(str(tmp_path)), second)
+
+
+@pytest.mark.parametrize('content', ['{"not": "an index"}', 'plain text notes', '[1, 2]'])
+def test_save_refuses_a_folder_whose_metadata_is_not_an_index(tmp_path, content):
+    (tmp_path / META_FILE).write_text(content)
+    (tmp_path / 'index.faiss').write_bytes(b'user data')
+    with pytest.raises(CorruptIndexError, match='Refusing to save an index over it: nothing in'):
+        _index(0, 'a').save(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted([META_FILE, 'index.faiss'])
+    assert (tmp_path / META_FILE).read_text() == content

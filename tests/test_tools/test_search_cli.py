@@ -211,3 +211,22 @@ def test_query_on_a_damaged_index_names_the_file_and_field(indexed, tiny_model, 
     assert search.main(argv) == 2
     err = capsys.readouterr().err
     assert f"error: {meta_path}: field 'nprobe' is missing" in err and 'Traceback' not in err
+
+
+def test_an_unreadable_image_is_named_and_the_index_is_kept(
+    indexed, gallery, tiny_model, tmp_path, capsys
+):
+    cfg, ckpt, _ = tiny_model
+    images, index_dir = str(tmp_path / 'images'), str(tmp_path / 'index')
+    shutil.copytree(gallery[0], images)
+    shutil.copytree(indexed, index_dir)
+    before = {n: open(osp.join(index_dir, n), 'rb').read() for n in os.listdir(index_dir)}
+    bad = osp.join(images, 'zz_empty.jpg')
+    open(bad, 'wb').close()
+    argv = ['index', '--config', cfg, '--checkpoint', ckpt, '--images', images]
+    assert search.main(argv + ['--index-dir', index_dir, '--append']) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith('error: ')]
+    assert len(errors) == 1 and 'zz_empty.jpg' in errors[0] and 'Traceback' not in err
+    after = {n: open(osp.join(index_dir, n), 'rb').read() for n in os.listdir(index_dir)}
+    assert after == before

@@ -14,11 +14,11 @@ from .index_files import (
     META_FILE,
     META_VERSION,
     CorruptIndexError,
+    begin_save,
     check_fingerprint,
     commit_meta,
-    new_index_file,
+    finish_save,
     read_meta,
-    remove_stale_index_files,
 )
 
 
@@ -219,7 +219,7 @@ class GalleryIndex:
         if self.index is None:
             raise RuntimeError('nothing to save: the index was never built')
         os.makedirs(index_dir, exist_ok=True)
-        index_file = new_index_file()
+        previous, index_file = begin_save(index_dir)  # refuses a folder that is not an index's
         faiss.write_index(self.index, osp.join(index_dir, index_file))
         meta = dict(
             version=META_VERSION,
@@ -237,7 +237,7 @@ class GalleryIndex:
             paths=self.paths,
         )
         commit_meta(index_dir, meta)
-        remove_stale_index_files(index_dir, keep=index_file)
+        finish_save(index_dir, previous, keep=index_file)
 
     @classmethod
     def load(

@@ -8,8 +8,11 @@ One save commits with a single rename. The vectors go to a new, uniquely
 named ``index-<generation>.faiss``; then ``index_meta.json`` (paths,
 fingerprint, settings and the name and size of that faiss file) replaces the
 old one with :func:`os.replace`. A crash before that rename leaves the old
-metadata naming the old, untouched faiss file; after it, the new pair. Files
-of older generations are deleted only after the commit. Indexes written
+metadata naming the old, untouched faiss file; after it, the new pair. Only
+files tpr_mm's own records name are deleted (:func:`begin_save`): the faiss
+file the replaced metadata named, and uncommitted files an interrupted save
+journaled in ``index_pending.json``; no other file of the folder is touched,
+whatever its name. Concurrent saves into one folder are not supported. Indexes written
 before this layout (``version`` 1) name ``index.faiss`` implicitly.
 """
 
@@ -18,9 +21,10 @@ import os
 import os.path as osp
 import re
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 META_FILE = 'index_meta.json'
+PENDING_FILE = 'index_pending.json'
 LEGACY_INDEX_FILE = 'index.faiss'
 META_VERSION = 2
 _INDEX_NAME = re.compile(r'index-[0-9a-f]{16}\.faiss')
@@ -33,8 +37,9 @@ __all__ = [
     'check_fingerprint',
     'new_index_file',
     'commit_meta',
+    'begin_save',
+    'finish_save',
     'read_meta',
-    'remove_stale_index_files',
 ]
 
 
@@ -63,20 +68,75 @@ def _fsync_path(path: str) -> None:
 def commit_meta(index_dir: str, meta: dict) -> None:
     """Make the already written faiss file ``meta['index_file']`` the index (one rename)."""
     _fsync_path(osp.join(index_dir, meta['index_file']))
-    tmp = osp.join(index_dir, META_FILE + '.tmp')
+    _write_json(osp.join(index_dir, META_FILE), meta)  # the rename is the commit point
+
+
+def _write_json(path: str, obj: dict) -> None:
+    """Write ``obj`` to ``path`` through a synced temporary file and one rename."""
+    tmp = path + '.tmp'
     with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(meta, f)
+        json.dump(obj, f)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, osp.join(index_dir, META_FILE))  # the commit point
-    _fsync_path(index_dir)
+    os.replace(tmp, path)
+    _fsync_path(osp.dirname(path) or '.')
 
 
-def remove_stale_index_files(index_dir: str, keep: str) -> None:
-    """Delete faiss files of earlier generations (and the legacy name), never ``keep``."""
-    for name in os.listdir(index_dir):
-        if name != keep and (name == LEGACY_INDEX_FILE or _INDEX_NAME.fullmatch(name)):
-            os.remove(osp.join(index_dir, name))
+def _read_pending(index_dir: str) -> List[str]:
+    """Faiss files an unfinished save journaled (its new and replaced files), [] if none."""
+    try:
+        with open(osp.join(index_dir, PENDING_FILE), encoding='utf-8') as f:
+            names = json.load(f).get('files', [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    ok = [n for n in names if isinstance(n, str)]
+    return [n for n in ok if n == LEGACY_INDEX_FILE or _INDEX_NAME.fullmatch(n)]
+
+
+def begin_save(index_dir: str) -> Tuple[Optional[str], str]:
+    """Prepare a save: the file to replace later, and a journaled name for the new one.
+
+    Only files tpr_mm's own records name are ever deleted: the faiss file of
+    the current ``index_meta.json`` (after this save's commit), and the files
+    an interrupted save journaled in ``index_pending.json`` (the one it was
+    writing and the one it was replacing) unless the current metadata names
+    it. Any other file is left alone, whatever its name.
+
+    Raises:
+        CorruptIndexError: ``index_meta.json`` exists but is not a readable
+            tpr_mm index description (nothing is written or deleted).
+    """
+    previous = None
+    meta_path = osp.join(index_dir, META_FILE)
+    if osp.exists(meta_path):
+        try:
+            previous = read_meta(meta_path)['index_file']
+        except CorruptIndexError as err:
+            raise CorruptIndexError(
+                f'{err}. Refusing to save an index over it: nothing in {index_dir} was changed; '
+                "move the folder's files away or choose another --index-dir"
+            ) from None
+    for name in _read_pending(index_dir):
+        if name != previous:
+            _remove_if_present(osp.join(index_dir, name))
+    new = new_index_file()
+    files = [new] if previous is None else [new, previous]
+    _write_json(osp.join(index_dir, PENDING_FILE), dict(files=files))
+    return previous, new
+
+
+def finish_save(index_dir: str, previous: Optional[str], keep: str) -> None:
+    """After the commit: delete the replaced faiss file (never ``keep``), then the journal."""
+    if previous is not None and previous != keep:
+        _remove_if_present(osp.join(index_dir, previous))
+    _remove_if_present(osp.join(index_dir, PENDING_FILE))
+
+
+def _remove_if_present(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 # field -> (accepted types, description, required in every version)
