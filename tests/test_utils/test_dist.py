@@ -38,3 +38,43 @@ def test_two_ranks_with_different_row_counts(tmp_path):
     for rank in (0, 1):
         got = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
         assert torch.equal(got, expected)
+
+
+def _broadcast_worker(rank, port, out, fail):
+    from tpr_mm.utils.dist import broadcast_from_rank0
+
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2
+    )
+
+    def compute():
+        assert rank == 0, 'compute runs on rank 0 only'
+        if fail:
+            raise ValueError('no clusters found')
+        return [3, {'n': 7}]
+
+    try:
+        result = ('ok', broadcast_from_rank0(compute, 2, 'clustering'))
+    except Exception as err:
+        result = (type(err).__name__, str(err))
+    finally:
+        torch_dist.destroy_process_group()
+    torch.save(result, os.path.join(out, f'rank{rank}.pt'))
+
+
+def _run_broadcast(tmp_path, fail):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_broadcast_worker, args=(port, str(tmp_path), fail), nprocs=2, join=True)
+    return [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
+
+
+def test_broadcast_from_rank0_sends_the_result_to_every_rank(tmp_path):
+    assert _run_broadcast(tmp_path, fail=False) == [('ok', [3, {'n': 7}])] * 2
+
+
+def test_a_failure_on_rank0_reaches_the_other_ranks_instead_of_hanging(tmp_path):
+    rank0, rank1 = _run_broadcast(tmp_path, fail=True)
+    assert rank0 == ('ValueError', 'no clusters found')
+    assert rank1 == ('RuntimeError', 'clustering failed on rank 0: ValueError: no clusters found')

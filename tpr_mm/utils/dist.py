@@ -1,12 +1,46 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
-"""Distributed helpers shared by models and engine hooks.
+"""Distributed helpers shared by models, engine hooks and metrics.
 
-Gathering row tensors of different lengths from every rank.
+Gathering row tensors of different lengths from every rank; running a step on
+rank 0 and sending its result, or its failure, to every rank.
 """
+
+from typing import Callable, List, Sequence
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import get_world_size
+from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+
+
+def broadcast_from_rank0(compute: Callable[[], Sequence], size: int, what: str) -> List:
+    """``compute()`` on rank 0 only; its ``size`` items on every rank.
+
+    A bare ``broadcast_object_list`` after a rank-0-only step hangs the other
+    ranks until the process-group timeout when that step raises (rank 0 dies
+    before the broadcast). Here rank 0 sends the failure instead and raises
+    its own error; every other rank raises a ``RuntimeError`` quoting it.
+
+    Args:
+        compute (callable): Returns a sequence of ``size`` picklable items.
+        size (int): Number of items ``compute`` returns.
+        what (str): What is computed, for the other ranks' error message.
+
+    Returns:
+        list: The ``size`` items, on every rank.
+    """
+    if get_world_size() == 1:
+        return list(compute())
+    payload = [None] * (size + 1)  # the last slot carries rank 0's error, if any
+    if get_rank() == 0:
+        try:
+            payload = [*compute(), None]
+        except Exception as err:
+            broadcast_object_list([None] * size + [f'{type(err).__name__}: {err}'], src=0)
+            raise
+    broadcast_object_list(payload, src=0)
+    if payload[-1] is not None:
+        raise RuntimeError(f'{what} failed on rank 0: {payload[-1]}')
+    return payload[:-1]
 
 
 def all_gather_rows(tensor: torch.Tensor) -> torch.Tensor:

@@ -127,3 +127,48 @@ def test_train_in_eval_mode_keeps_batchnorm_statistics():
         assert bn.training is not keep_eval
         bn(torch.randn(8, 3) + 5.0)
         assert torch.equal(bn.running_mean, torch.zeros(3)) is keep_eval
+
+
+class _Seeder:
+    def __init__(self):
+        self.epochs = []
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+
+    def __call__(self, worker_id):
+        pass
+
+
+def test_the_loss_pass_has_its_own_order_each_epoch():
+    """RDE iterates a shuffling DataLoader twice per epoch: two independent orders."""
+    from mmengine.dataset import DefaultSampler
+
+    from tpr_mm.engine.hooks.consensus_division_hook import PASS_EPOCH_OFFSET, division_pass_epoch
+
+    data = list(range(64))
+    seeder = _Seeder()
+    loader = torch.utils.data.DataLoader(
+        data,
+        batch_size=8,
+        sampler=DefaultSampler(data, shuffle=True, seed=0),
+        worker_init_fn=seeder,
+    )
+
+    def order():
+        return torch.cat(list(loader)).tolist()
+
+    passes, trains = [], []
+    for epoch in range(3):
+        loader.sampler.set_epoch(epoch)  # what MMEngine's DistSamplerSeedHook does
+        with division_pass_epoch(loader, epoch):
+            passes.append(order())
+        trains.append(order())
+    assert seeder.epochs == [v for e in range(3) for v in (PASS_EPOCH_OFFSET + e, e)]
+    for epoch in range(3):
+        assert passes[epoch] != trains[epoch] and sorted(passes[epoch]) == data
+        # training draws exactly what it would without the pass (naive restatement)
+        reference = DefaultSampler(data, shuffle=True, seed=0)
+        reference.set_epoch(epoch)
+        assert trains[epoch] == list(reference)
+    assert len({tuple(p) for p in passes}) == 3

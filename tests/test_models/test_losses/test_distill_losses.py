@@ -73,3 +73,16 @@ def test_shape_mismatch_is_named():
         feature_distill_loss(sv, tv[:4])
     with pytest.raises(ValueError, match='differ in shape'):
         relation_distill_loss(sv, st, tv[:4], tt)
+
+
+def test_sum_dims_reduction_is_the_squared_l2_distance_averaged_over_the_batch():
+    sv, st, tv, tt = _feats(4)
+
+    def naive(s, t):  # mean over rows of sum over dims of (s - t)^2
+        rows = [sum((a - b) ** 2 for a, b in zip(sr.tolist(), tr.tolist())) for sr, tr in zip(s, t)]
+        return sum(rows) / len(rows)
+
+    loss = MODELS.build({'type': 'FeatureDistillLoss', 'reduction': 'sum_dims'})
+    assert loss(sv, st, tv, tt).item() == pytest.approx(naive(sv, tv) + naive(st, tt), rel=1e-5)
+    with pytest.raises(ValueError, match="reduction must be one of \\('mean', 'sum_dims'\\)"):
+        MODELS.build({'type': 'FeatureDistillLoss', 'reduction': 'sum'})

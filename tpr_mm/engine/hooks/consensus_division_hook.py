@@ -1,12 +1,13 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Per-epoch consensus clean/noisy division of the training pairs (RDE's CCD)."""
 
+import contextlib
 import copy
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.dist import broadcast_object_list, get_rank, is_main_process
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner.amp import autocast
@@ -19,9 +20,34 @@ from tpr_mm.clustering.clean_division import (
     split_clean,
 )
 from tpr_mm.registry import HOOKS
-from tpr_mm.utils.dist import all_gather_rows
+from tpr_mm.utils.dist import all_gather_rows, broadcast_from_rank0
 
 DEFAULT_GMM_CFG = {'max_iter': 10, 'tol': 1e-2, 'reg_covar': 5e-4}
+# Added to the epoch the samplers and worker seeders see during the loss pass.
+PASS_EPOCH_OFFSET = 1_000_003
+
+
+@contextlib.contextmanager
+def division_pass_epoch(loader, epoch: int) -> Iterator[None]:
+    """Give the loss pass its own shuffle (and augmentation draws) for ``epoch``.
+
+    RDE's loss pass and training pass are two iterations of one shuffling
+    PyTorch ``DataLoader``, so they see independent orders, i.e. different
+    in-batch negatives. MMEngine's samplers shuffle by ``seed + epoch``, which
+    would give both passes of an epoch the same batches; during the pass the
+    sampler and the worker seeder (anything with ``set_epoch``) see
+    ``PASS_EPOCH_OFFSET + epoch`` instead, and ``epoch`` again afterwards, so
+    training draws exactly what it would draw without the pass.
+    """
+    parts = [getattr(loader, 'sampler', None), getattr(loader, 'worker_init_fn', None)]
+    parts = [p for p in parts if callable(getattr(p, 'set_epoch', None))]
+    for part in parts:
+        part.set_epoch(PASS_EPOCH_OFFSET + epoch)
+    try:
+        yield
+    finally:
+        for part in parts:
+            part.set_epoch(epoch)
 
 
 @HOOKS.register_module()
@@ -43,7 +69,9 @@ class ConsensusDivisionHook(Hook):
 
     Like RDE, the losses are computed by default on the training dataloader
     itself (same augmentation, batch size and shuffling; in-batch negatives
-    shape each pair's loss). ``dataloader`` builds a separate loader instead.
+    shape each pair's loss), in an order of its own that changes every epoch
+    (:func:`division_pass_epoch`). ``dataloader`` builds a separate loader
+    instead.
 
     When the training items carry ``is_clean`` (datasets built with
     ``noisy_rate``), the precision and recall of the pairs called clean are
@@ -234,13 +262,14 @@ class ConsensusDivisionHook(Hook):
                 f'ConsensusDivisionHook: the loss pass covers {n} pairs but the training '
                 f'dataset has {n_train}; they must be the same split and view'
             )
-        losses, is_clean = self.compute_losses(model, loader)
-        payload = [None, None]
-        if get_rank() == 0:
-            seed = runner.seed if self.seed is None else self.seed
-            payload = list(self.divide(losses, runner.epoch, seed, is_clean))
-        broadcast_object_list(payload, src=0)
-        weights, stats = payload
+        with division_pass_epoch(loader, runner.epoch):
+            losses, is_clean = self.compute_losses(model, loader)
+        seed = runner.seed if self.seed is None else self.seed
+
+        def division():
+            return self.divide(losses, runner.epoch, seed, is_clean)
+
+        weights, stats = broadcast_from_rank0(division, 2, 'ConsensusDivisionHook: division')
         head.set_division(weights)
         self._log(runner, stats)
 

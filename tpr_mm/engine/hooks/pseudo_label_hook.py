@@ -11,7 +11,7 @@ import time
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.dist import broadcast_object_list, get_rank, is_main_process
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -19,6 +19,7 @@ from tpr_mm.clustering import cluster_pseudo_labels
 from tpr_mm.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
 from tpr_mm.clustering.quality import pseudo_label_quality
 from tpr_mm.registry import DATASETS, HOOKS
+from tpr_mm.utils.dist import broadcast_from_rank0
 
 from .view_encoding import encode_view, gather_by_id, view_ids
 
@@ -271,13 +272,12 @@ class PseudoLabelHook(Hook):
             )
             return
         img, txt = self.encode_train(model, runner)
-        payload = [None, None, None]
-        if get_rank() == 0:
-            pairs = self._pairs if self._use_views(runner) else self._loader.dataset
-            true = self._true_pids(pairs)
-            payload = list(self.compute_labels(img, txt, true))
-        broadcast_object_list(payload, src=0)
-        yv, yt, stats = payload
+        pairs = self._pairs if self._use_views(runner) else self._loader.dataset
+
+        def labels():
+            return self.compute_labels(img, txt, self._true_pids(pairs))
+
+        yv, yt, stats = broadcast_from_rank0(labels, 3, 'PseudoLabelHook: clustering')
         head.set_pseudo_labels(yv, yt, img, txt)
         self._log(runner, stats)
 

@@ -9,11 +9,12 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.dist import all_gather_object, broadcast_object_list, get_world_size, is_main_process
+from mmengine.dist import all_gather_object, get_world_size
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from tpr_mm.registry import METRICS
+from tpr_mm.utils.dist import broadcast_from_rank0
 
 from ..functional import rank_metrics_from_features, topk_indices
 
@@ -163,11 +164,13 @@ class TextImageRetrievalMetric(BaseMetric):
     def evaluate(self, size: int) -> dict:
         """Gather, de-duplicate and score all results; same dict on every rank."""
         parts = all_gather_object(self.results) if get_world_size() > 1 else [self.results]
-        metrics = [None]
-        if is_main_process():
-            merged = [item for part in parts for item in part]
-            values = self.compute_metrics(merged)
-            metrics = [{f'{self.prefix}/{k}': v for k, v in values.items()}]
-        broadcast_object_list(metrics)
-        self.results.clear()
-        return metrics[0]
+
+        def score():
+            values = self.compute_metrics([item for part in parts for item in part])
+            return [{f'{self.prefix}/{k}': v for k, v in values.items()}]
+
+        try:
+            (metrics,) = broadcast_from_rank0(score, 1, f'{type(self).__name__}: scoring')
+        finally:
+            self.results.clear()
+        return metrics
