@@ -18,7 +18,7 @@ lcr2s_clip_student = dict(
     distill_head=dict(
         type='DistillationHead',
         losses=[
-            dict(type='FeatureDistillLoss', loss_weight=1.0),
+            dict(type='FeatureDistillLoss', reduction='mean', loss_weight=1.0),  # MSE(h, e)
             dict(type='RelationDistillLoss', loss_weight=1.0),
         ],
     ),

@@ -29,6 +29,8 @@ lcr2s_backbone = dict(
         mask_padding=False,  # TIPCB's code pools over [PAD] positions too
     ),
     freeze_bert=True,
+    # TIPCB's train.py calls network.train() every epoch: the frozen BERT's dropout is on.
+    frozen_bert_dropout=True,
 )
 # MHAF / reasoning layer [ASSUMED]: 8 heads of 256, FFN 2048 -> 4096 -> 2048, post-norm.
 lcr2s_fusion = dict(
@@ -40,7 +42,8 @@ lcr2s_reasoning = dict(
 lcr2s_distill_head = dict(
     type='DistillationHead',
     losses=[
-        dict(type='FeatureDistillLoss', loss_weight=1.0),  # MSE(h, e) per modality [2ND form]
+        # MSE(h, e) per modality [2ND form]; 'sum_dims' = ||h - e||^2 (D times larger)
+        dict(type='FeatureDistillLoss', reduction='mean', loss_weight=1.0),
         dict(type='RelationDistillLoss', loss_weight=1.0),  # |R_S - R_T|_F^2 / B^2 [2ND form]
     ],
 )

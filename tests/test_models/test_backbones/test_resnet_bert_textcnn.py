@@ -185,6 +185,23 @@ def test_two_towers_frozen_bert_and_token_layout():
     assert all(p.requires_grad for p in tuned.bert.parameters())
 
 
+def test_frozen_bert_dropout_follows_the_mode_like_tipcb():
+    """TIPCB's train.py calls network.train() each epoch: its frozen BERT trains with dropout."""
+    torch.manual_seed(0)
+    model = MODELS.build(_backbone(frozen_bert_dropout=True))
+    model.train()
+    assert model.bert.training and not any(p.requires_grad for p in model.bert.parameters())
+    text = _text()
+    with torch.no_grad():
+        a, b = model.encode_words(text)['tokens'], model.encode_words(text)['tokens']
+    assert not torch.equal(a, b)  # dropout draws differ
+    model.eval()
+    assert not model.bert.training
+    torch.testing.assert_close(
+        model.encode_words(text)['tokens'], model.encode_words(text)['tokens']
+    )
+
+
 def test_two_towers_reject_mismatched_widths():
     with pytest.raises(ValueError, match='text_cnn.in_channels=48 but BERT gives 32-d'):
         MODELS.build(dict(_backbone(), text_cnn=_cnn(in_channels=48)))

@@ -24,9 +24,13 @@ class ResNetBertTextCNN(BaseModule):
 
     The published LCR²S backbone as reported by peer tables ("RN50 +
     BERT/TextCNN"), built like TIPCB (OrangeYHChen/TIPCB:models/model.py):
-    BERT runs frozen and in eval mode (no dropout, no gradient, never in the
-    optimizer's updates), its last hidden states (B, T, 768) feed the text
-    CNN. Both towers give a global feature and ``P`` part features of the same
+    BERT runs frozen (no gradient, never in the optimizer's updates), its
+    last hidden states (B, T, 768) feed the text CNN. TIPCB puts BERT in eval
+    mode once, when it is built, but its ``train.py`` calls
+    ``network.train()`` every epoch, so in training BERT's dropout is active
+    (under ``no_grad``); ``frozen_bert_dropout=True`` reproduces that, False
+    keeps the frozen BERT in eval mode always (deterministic word features).
+    Both towers give a global feature and ``P`` part features of the same
     size D (2048 for ResNet-50).
 
     It offers the ``encode_image`` / ``encode_text`` API of
@@ -42,6 +46,9 @@ class ResNetBertTextCNN(BaseModule):
         text_cnn (dict | nn.Module): ``ResidualTextCNN``; its ``in_channels``
             must equal BERT's hidden size.
         freeze_bert (bool): Keep BERT frozen (TIPCB). Defaults to True.
+        frozen_bert_dropout (bool): A frozen BERT follows the module's
+            train/eval mode (dropout in training, TIPCB's code) instead of
+            staying in eval mode. Defaults to False.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -51,6 +58,7 @@ class ResNetBertTextCNN(BaseModule):
         bert: Cfg,
         text_cnn: Cfg,
         freeze_bert: bool = True,
+        frozen_bert_dropout: bool = False,
         init_cfg: Optional[dict] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -70,14 +78,15 @@ class ResNetBertTextCNN(BaseModule):
         self.embed_dim = int(self.text_cnn.out_channels)
         self.context_length = getattr(self.bert, 'context_length', None)
         self.freeze_bert = freeze_bert
+        self.frozen_bert_dropout = frozen_bert_dropout
         if freeze_bert:
             self.bert.requires_grad_(False)
             self.bert.eval()
 
     def train(self, mode: bool = True) -> 'ResNetBertTextCNN':
-        """Set the mode; a frozen BERT stays in eval mode."""
+        """Set the mode; a frozen BERT stays in eval mode unless ``frozen_bert_dropout``."""
         super().train(mode)
-        if self.freeze_bert:
+        if self.freeze_bert and not self.frozen_bert_dropout:
             self.bert.eval()
         return self
 
