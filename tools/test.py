@@ -50,12 +50,7 @@ def main() -> None:
     cfg.optim_wrapper = None
     cfg.param_scheduler = None
     if args.out:
-        evaluators = (
-            cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        )
-        for evaluator in evaluators:
-            if evaluator.get('type') == 'TextImageRetrievalMetric':
-                evaluator['ranking_file'] = args.out
+        set_ranking_file(cfg, args.out)
     from tpr_mm.apis import prepare_data
     from tpr_mm.registry import RUNNERS
 
@@ -66,6 +61,41 @@ def main() -> None:
 
     if is_main_process():  # every rank holds the same (gathered) metrics
         print(results_table(metrics, args.checkpoint))
+
+
+def set_ranking_file(cfg: Config, out: str) -> None:
+    """Point the retrieval metric at ``out``, after checking ``out`` can be written.
+
+    Checked before the test runs, so that a bad path costs seconds, not a
+    full test whose metrics would be lost.
+    """
+    if osp.isdir(out):
+        raise SystemExit(
+            f'--out {out}: is a directory; give a file name such as {out}/rankings.json'
+        )
+    parent = osp.dirname(osp.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise SystemExit(
+            f'--out {out}: cannot create its folder {parent} ({err.strerror})'
+        ) from None
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f'--out {out}: its folder {parent} is not writable')
+    evaluators = (
+        cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    )
+    # 'tpr_mm.TextImageRetrievalMetric' (scoped) names the same metric.
+    found = [
+        e for e in evaluators if str(e.get('type', '')).split('.')[-1] == 'TextImageRetrievalMetric'
+    ]
+    if not found:
+        types = [e.get('type') for e in evaluators]
+        raise SystemExit(
+            f'--out needs a TextImageRetrievalMetric test evaluator; the config has {types}'
+        )
+    for evaluator in found:
+        evaluator['ranking_file'] = out
 
 
 def results_table(metrics: dict, checkpoint: str) -> str:

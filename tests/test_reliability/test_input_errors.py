@@ -237,3 +237,38 @@ def test_shared_count_behaves_like_the_int_it_replaces():
     count += 1
     assert count is before and int(count) == 3 and count == 3 and f'{count} so far' == '3 so far'
     assert copy.deepcopy(count) is count  # a copied pipeline keeps counting in one place
+
+
+def _test_tool(monkeypatch, args):
+    import runpy
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    monkeypatch.setattr(sys, 'argv', ['test.py'] + [str(a) for a in args])
+    runpy.run_path(os.path.join(root, 'tools', 'test.py'), run_name='__main__')
+
+
+@pytest.mark.parametrize('case', ['directory', 'under_a_file', 'no_metric'])
+def test_test_tool_checks_out_before_testing(case, tiny_cfg, tmp_path, monkeypatch):
+    """A bad --out fails in seconds, before a (long) test whose metrics it would lose."""
+    cfg = tiny_cfg(tmp_path / 'work')
+    (tmp_path / 'a_file').write_text('x')
+    out = {
+        'directory': tmp_path,
+        'under_a_file': tmp_path / 'a_file' / 'rankings.json',
+        'no_metric': tmp_path / 'rankings.json',
+    }[case]
+    if case == 'no_metric':
+        cfg.test_evaluator = dict(type='DumpResults', out_file_path=str(tmp_path / 'x.pkl'))
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    missing_checkpoint = tmp_path / 'never_read.pth'
+    with pytest.raises(SystemExit) as exc:
+        _test_tool(monkeypatch, [cfg_path, missing_checkpoint, '--out', out])
+    expected = {
+        'directory': f'--out {out}: is a directory',
+        'under_a_file': f'--out {out}: cannot create its folder',
+        'no_metric': '--out needs a TextImageRetrievalMetric test evaluator; '
+        "the config has ['DumpResults']",
+    }[case]
+    assert str(exc.value).startswith(expected)

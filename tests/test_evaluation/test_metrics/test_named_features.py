@@ -66,3 +66,17 @@ def test_plain_metric_keys_unchanged_and_missing_fields_raise():
         metric.process({}, samples)
     with pytest.raises(ValueError, match='named_features'):
         METRICS.build(dict(type='TextImageRetrievalMetric', named_features=('a', 'a')))
+
+
+def test_an_unwritable_ranking_file_keeps_the_metrics(tmp_path, caplog):
+    """A bad ranking path is reported; the metrics of the (long) test are still returned."""
+    samples, *_ = _predictions()
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    out = blocker / 'rankings.json'  # its "folder" is a file: makedirs fails
+    metric = METRICS.build(dict(type='TextImageRetrievalMetric', ranking_file=str(out)))
+    metric.process({}, samples)
+    reference = METRICS.build(dict(type='TextImageRetrievalMetric'))
+    reference.process({}, samples)
+    assert metric.evaluate(len(samples)) == reference.evaluate(len(samples))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a_file']

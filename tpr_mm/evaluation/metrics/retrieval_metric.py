@@ -5,6 +5,7 @@ Source: the evaluation protocol of anosorae/IRRA:utils/metrics.py (``Evaluator``
 """
 
 import json
+import logging
 import os
 from typing import Dict, List, Optional, Sequence
 
@@ -150,12 +151,23 @@ class TextImageRetrievalMetric(BaseMetric):
                     ],
                 )
             )
-        directory = os.path.dirname(os.path.abspath(self.ranking_file))
-        os.makedirs(directory, exist_ok=True)
         tmp = f'{self.ranking_file}.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(records, f)
-        os.replace(tmp, self.ranking_file)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.ranking_file)), exist_ok=True)
+            with open(tmp, 'w') as f:
+                json.dump(records, f)
+            os.replace(tmp, self.ranking_file)
+        except OSError as err:
+            # The metrics are worth more than the rankings: report, clean up, go on.
+            if os.path.isfile(tmp):
+                os.remove(tmp)  # our own temporary file
+            print_log(
+                f'could not write the rankings to {self.ranking_file} ({err}); '
+                'the metrics are not affected',
+                logger='current',
+                level=logging.ERROR,
+            )
+            return
         print_log(
             f'per-query rankings of {len(records)} queries written to {self.ranking_file}',
             logger='current',
