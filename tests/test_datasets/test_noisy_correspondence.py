@@ -11,6 +11,7 @@ from tpr_mm.datasets import CUHKPEDES
 from tpr_mm.datasets.noisy_correspondence import (
     load_noisy_permutation,
     noisy_permutation,
+    resolve_noisy_permutation,
 )
 from tpr_mm.registry import DATASETS, TRANSFORMS
 
@@ -141,3 +142,21 @@ def test_noise_only_on_training_pairs():
         CUHKPEDES(data_root=ROOT, split='test', modality='text', noisy_rate=0.2)
     with pytest.raises(ValueError, match=r'\[0, 1\]'):
         _dataset(noisy_rate=1.5)
+
+
+def test_a_file_of_another_rate_is_refused(tmp_path):
+    """rde_cuhk_noise50.py with noisy_rate=0.8 must not train at 50 % labelled as 80 %."""
+    n = 1000
+    path = str(tmp_path / 'CUHK-PEDES_0.5.npy')
+    np.save(path, noisy_permutation(n, 0.5, 1))
+    moved = int((noisy_permutation(n, 0.5, 1) != np.arange(n)).sum())
+    resolve_noisy_permutation(n, 0.5, path, seed=0, owner='test')  # the file's own rate
+    with pytest.raises(ValueError, match=rf"CUHK-PEDES_0.5.npy': {moved} of 1000 pairs .* 0.8"):
+        resolve_noisy_permutation(n, 0.8, path, seed=0, owner='test')
+
+
+def test_an_npz_archive_is_named(tmp_path):
+    path = str(tmp_path / 'perm.npz')
+    np.savez(path, perm=np.arange(9))
+    with pytest.raises(ValueError, match=r"an .npz archive \(arrays \['perm'\]\)"):
+        load_noisy_permutation(path, 9)

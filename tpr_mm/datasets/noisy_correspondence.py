@@ -66,6 +66,13 @@ def load_noisy_permutation(path: str, num_pairs: int) -> np.ndarray:
         perm = np.load(path, allow_pickle=False)
     except Exception as exc:  # corrupt file, pickled object array...
         raise ValueError(f'noisy_file {path!r}: not a readable .npy array ({exc})') from exc
+    if not isinstance(perm, np.ndarray):  # an .npz archive
+        names = list(perm.files)
+        perm.close()
+        raise ValueError(
+            f'noisy_file {path!r}: an .npz archive (arrays {names}), not one array; '
+            'write the permutation with np.save'
+        )
     if perm.ndim != 1 or not np.issubdtype(perm.dtype, np.integer):
         raise ValueError(
             f'noisy_file {path!r}: expected a 1-D integer array, got shape '
@@ -87,6 +94,25 @@ def load_noisy_permutation(path: str, num_pairs: int) -> np.ndarray:
     return perm
 
 
+def check_noisy_rate(path: str, noisy: int, num_pairs: int, noisy_rate: float) -> None:
+    """A permutation file must carry the requested rate (else runs are mislabelled).
+
+    RDE's generator shuffles ``int(noisy_rate * num_pairs)`` pairs among
+    themselves, so a few of them map to themselves; a file is accepted when
+    its number of moved pairs is within ``max(5, 1 %)`` of that count.
+
+    Raises:
+        ValueError: the file's rate is another one (names file and both rates).
+    """
+    expected = int(noisy_rate * num_pairs)
+    if abs(noisy - expected) > max(5, 0.01 * num_pairs):
+        raise ValueError(
+            f'noisy_file {path!r}: {noisy} of {num_pairs} pairs are shuffled (rate '
+            f'{noisy / max(num_pairs, 1):.3f}) but noisy_rate is {noisy_rate}; use the file of '
+            "that rate or set noisy_rate to the file's"
+        )
+
+
 def resolve_noisy_permutation(
     num_pairs: int, noisy_rate: float, noisy_file: Optional[str], seed: int, owner: str
 ) -> np.ndarray:
@@ -105,6 +131,8 @@ def resolve_noisy_permutation(
         perm = noisy_permutation(num_pairs, noisy_rate, seed)
         source = f'generated with noisy_seed={seed}'
     noisy = int((perm != np.arange(num_pairs)).sum())
+    if noisy_file and osp.isfile(noisy_file):
+        check_noisy_rate(noisy_file, noisy, num_pairs, noisy_rate)
     print_log(
         f'{owner}: noisy correspondence {source}: {noisy} of {num_pairs} pairs carry another '
         f"pair's caption (requested rate {noisy_rate})",
