@@ -84,6 +84,13 @@ def _broken_meta(tmp_path, generated):
     return root, r'synthetic_meta\.json cannot be read'
 
 
+def _list_meta(tmp_path, generated):
+    """A JSON list as the meta file (was an AttributeError in the parameter check)."""
+    root, _ = _user_folder(tmp_path, generated)
+    (root / 'synthetic_meta.json').write_text('[]')
+    return root, r'synthetic_meta\.json was not written by'
+
+
 def _symlink_inside(tmp_path, generated):
     root = tmp_path / 'set'
     shutil.copytree(generated, root)
@@ -114,6 +121,7 @@ FOREIGN = [
     _copied_meta,
     _foreign_meta,
     _broken_meta,
+    _list_meta,
     _symlink_inside,
     _a_file,
     _dangling_symlink,
@@ -139,7 +147,9 @@ def _dataset_cfg(root, **params):
     )
 
 
-@pytest.mark.parametrize('make', [_user_folder, _own_set_with_nested_user_file, _copied_meta])
+@pytest.mark.parametrize(
+    'make', [_user_folder, _own_set_with_nested_user_file, _copied_meta, _list_meta]
+)
 def test_prepare_step_and_dataset_class_refuse_and_keep_the_files(make, tmp_path, generated):
     """The reported attack: ``data_root`` pointed at an existing user folder."""
     root, reason = make(tmp_path, generated)

@@ -177,14 +177,18 @@ def _normalize_variants(p: dict) -> dict:
 
 
 def read_synthetic_meta(data_root: str) -> Optional[dict]:
-    """Return the parsed ``synthetic_meta.json`` of a dataset, or ``None``."""
+    """Return the parsed ``synthetic_meta.json`` of a dataset, or ``None``.
+
+    ``None`` also when the file is not a JSON object (not the generator's).
+    """
     path = Path(data_root) / META_FILE
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 def synthetic_params_match(data_root: str, **params) -> bool:
