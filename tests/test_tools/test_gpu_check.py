@@ -175,3 +175,39 @@ def test_check_plan_order_limits_and_absent_configs(tmp_path):
     assert driver.parse_args([]).budget <= 600
     only, _ = driver.build_specs(driver.parse_args(['--only', 'metric,faiss']), str(tmp_path), 2)
     assert [s.name for s in only] == ['metric cuda', 'faiss gpu clustering']
+
+
+def test_ctrl_c_ends_the_running_check_and_its_children(tmp_path, monkeypatch):
+    """The child runs in its own session (terminal SIGINT misses it): the runner must kill it."""
+    from tpr_mm.utils.check_runner import run_check
+
+    pid_file = tmp_path / 'grandchild.pid'
+    code = (
+        'import subprocess\n'
+        "p = subprocess.Popen(['sleep', '60'])\n"
+        f'open({str(pid_file)!r}, "w").write(str(p.pid))\n'
+        'p.wait()\n'
+    )
+    real_wait = subprocess.Popen.wait
+
+    def interrupted_wait(self, timeout=None):
+        if timeout is None:
+            return real_wait(self)
+        deadline = time.time() + 30
+        while not pid_file.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, 'wait', interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        run_check(CheckSpec('fake hang', _fake(code), 30), 30)
+    grandchild = int(pid_file.read_text())
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the check's process {grandchild} survived Ctrl-C")

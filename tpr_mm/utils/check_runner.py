@@ -93,6 +93,12 @@ def run_check(spec: CheckSpec, timeout_s: float) -> List[dict]:
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 rc, timed_out = proc.wait(), True
+            except BaseException:
+                # Ctrl-C (or any error) here: the child runs in its own session, so the
+                # terminal's SIGINT never reached it; end it before its folder goes away.
+                _kill_group(proc)
+                proc.wait()
+                raise
         seconds = time.perf_counter() - t0
         rows = _read_rows(out)
         with open(log, errors='replace') as f:
