@@ -3,6 +3,7 @@
 
 import json
 
+import pytest
 from PIL import Image
 from tool_helpers import load_tool, write_person_images
 
@@ -36,3 +37,29 @@ def test_true_matches_framed_green_others_red(tmp_path, monkeypatch):
             frame = canvas.getpixel((vis.PAD + col * step + 1, top + 1))
             expected = (0, 170, 0) if col % 3 == query_pid else (220, 0, 0)
             assert frame == expected, (row, col, frame)
+
+
+def _run(monkeypatch, tmp_path, content, *extra):
+    rankings = tmp_path / 'rankings.json'
+    rankings.write_text(content)
+    argv = ['x', str(rankings), '--out', str(tmp_path / 'grid.png'), *extra]
+    monkeypatch.setattr('sys.argv', argv)
+    with pytest.raises(SystemExit) as err:
+        vis.main()
+    assert not (tmp_path / 'grid.png').exists()
+    return str(err.value), str(rankings)
+
+
+def test_bad_rankings_are_named(tmp_path, monkeypatch):
+    record = dict(query='a', query_pid=1, query_idx=7, results=[dict(img_path='x.png', score=1)])
+    message, path = _run(monkeypatch, tmp_path, json.dumps([record]))
+    assert (
+        message
+        == f"{path}: record 7: field 'pid' missing; not a rankings file of tools/test.py --out?"
+    )
+    message, path = _run(monkeypatch, tmp_path, '{"query": 1}')
+    assert message == f'{path}: expected a JSON list of queries, got dict'
+    message, path = _run(monkeypatch, tmp_path, '[1, 2')
+    assert message.startswith(f'{path}: cannot read the rankings (')
+    message, path = _run(monkeypatch, tmp_path, json.dumps([record]), '--queries', '0', '3')
+    assert message == f'--queries [3]: {path} holds 1 queries (0..0)'

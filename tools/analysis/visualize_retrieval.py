@@ -20,18 +20,39 @@ from tpr_mm.visualization.retrieval_visualizer import FRAME, PAD, THUMB_H, THUMB
 VISUALIZER = dict(type='RetrievalVisualizer', name='visualize_retrieval')
 
 
-def to_queries(records: list, topk: int = 10) -> list:
-    """Rankings records -> :class:`RetrievalQuery` panels (hits framed by pid)."""
-    return [
-        RetrievalQuery(
-            str(rec['query']),
-            [
+def to_queries(records: list, topk: int = 10, where: str = 'rankings') -> list:
+    """Rankings records -> :class:`RetrievalQuery` panels (hits framed by pid).
+
+    A malformed record raises ``SystemExit`` naming ``where``, the record and
+    the field.
+    """
+    queries = []
+    for i, rec in enumerate(records):
+        try:
+            hits = [
                 RetrievalHit(hit['img_path'], hit.get('score'), hit['pid'] == rec['query_pid'])
                 for hit in rec['results'][:topk]
-            ],
-        )
-        for rec in records
-    ]
+            ]
+            queries.append(RetrievalQuery(str(rec['query']), hits))
+        except (KeyError, TypeError) as err:
+            field = f'field {err.args[0]!r} missing' if isinstance(err, KeyError) else str(err)
+            raise SystemExit(
+                f'{where}: record {rec.get("query_idx", i) if isinstance(rec, dict) else i}: '
+                f'{field}; not a rankings file of tools/test.py --out?'
+            ) from None
+    return queries
+
+
+def read_rankings(path: str) -> list:
+    """The records of a rankings file; a bad file is a one-line error naming it."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            records = json.load(f)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'{path}: cannot read the rankings ({err})') from None
+    if not isinstance(records, list):
+        raise SystemExit(f'{path}: expected a JSON list of queries, got {type(records).__name__}')
+    return records
 
 
 def main() -> None:
@@ -43,16 +64,23 @@ def main() -> None:
     parser.add_argument('--topk', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    with open(args.rankings) as f:
-        records = json.load(f)
+    records = read_rankings(args.rankings)
     if args.queries:
+        bad = [i for i in args.queries if not -len(records) <= i < len(records)]
+        if bad:
+            raise SystemExit(
+                f'--queries {bad}: {args.rankings} holds {len(records)} queries '
+                f'(0..{len(records) - 1})'
+            )
         chosen = [records[i] for i in args.queries]
     else:
         rng = random.Random(args.seed)
         chosen = rng.sample(records, min(args.num_queries, len(records)))
     with DefaultScope.overwrite_default_scope('tpr_mm'):
         visualizer = VISUALIZERS.build(VISUALIZER)
-    visualizer.visualize_retrieval(to_queries(chosen, args.topk), cols=args.topk, out_file=args.out)
+    visualizer.visualize_retrieval(
+        to_queries(chosen, args.topk, args.rankings), cols=args.topk, out_file=args.out
+    )
     print(f'wrote {args.out} ({len(chosen)} queries)')
 
 
