@@ -38,6 +38,18 @@ PASS = (
 )
 
 
+def _assert_gone(pid: int, what: str, seconds: float = 5.0) -> None:
+    """The process ``pid`` ends within ``seconds`` (init reaps it once killed)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f'process {pid} {what} still runs')
+
+
 def test_no_cuda_exits_cleanly_with_message():
     t0 = time.perf_counter()
     proc = subprocess.run(
@@ -77,15 +89,7 @@ def test_runner_pass_fail_timeout_and_table(tmp_path):
     assert 5 <= by_name['fake hang']['seconds'] < 20
     assert by_name['fake after']['status'] == 'ok'  # a failure stops nothing after it
     # The timed-out check's whole process group is gone (torchrun workers would be too).
-    grandchild = int(pid_file.read_text())
-    for _ in range(50):  # init reaps it once killed
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f'grandchild {grandchild} of the timed-out check still runs')
+    _assert_gone(int(pid_file.read_text()), 'of the timed-out check')
     assert exit_status(rows) == 1
     table = format_table(rows).splitlines()
     assert table[0].split() == ['check', 'status', 'seconds', 'key', 'figure']
@@ -201,13 +205,4 @@ def test_ctrl_c_ends_the_running_check_and_its_children(tmp_path, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, 'wait', interrupted_wait)
     with pytest.raises(KeyboardInterrupt):
         run_check(CheckSpec('fake hang', _fake(code), 30), 30)
-    grandchild = int(pid_file.read_text())
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail(f"the check's process {grandchild} survived Ctrl-C")
+    _assert_gone(int(pid_file.read_text()), 'of the check interrupted by Ctrl-C')
