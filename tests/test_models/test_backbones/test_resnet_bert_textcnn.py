@@ -202,6 +202,22 @@ def test_frozen_bert_dropout_follows_the_mode_like_tipcb():
     )
 
 
+def test_pretrained_bert_survives_the_two_towers_init_weights(tmp_path):
+    """MMEngine's runner calls init_weights() after building: BERT keeps its checkpoint."""
+    import transformers
+
+    torch.manual_seed(2)
+    saved = transformers.BertModel(transformers.BertConfig(**TINY_BERT), add_pooling_layer=False)
+    saved.save_pretrained(tmp_path)
+    model = MODELS.build(
+        dict(_backbone(), bert=dict(type='HFBertBackbone', pretrained=str(tmp_path)))
+    )
+    model.init_weights()
+    got = {k.removeprefix('bert.'): v for k, v in model.bert.state_dict().items()}
+    for key, value in saved.state_dict().items():
+        assert torch.equal(got[key], value), key
+
+
 def test_two_towers_reject_mismatched_widths():
     with pytest.raises(ValueError, match='text_cnn.in_channels=48 but BERT gives 32-d'):
         MODELS.build(dict(_backbone(), text_cnn=_cnn(in_channels=48)))

@@ -6,7 +6,6 @@ Source: the evaluation protocol of anosorae/IRRA:utils/metrics.py (``Evaluator``
 
 import json
 import logging
-import os
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -14,6 +13,7 @@ from mmengine.dist import all_gather_object, get_world_size
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from tpr_mm.fileio import atomic_write_text
 from tpr_mm.registry import METRICS
 from tpr_mm.utils.dist import broadcast_from_rank0
 
@@ -151,16 +151,11 @@ class TextImageRetrievalMetric(BaseMetric):
                     ],
                 )
             )
-        tmp = f'{self.ranking_file}.tmp'
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.ranking_file)), exist_ok=True)
-            with open(tmp, 'w') as f:
-                json.dump(records, f)
-            os.replace(tmp, self.ranking_file)
+            # A uniquely named temporary file, renamed into place, removed on failure.
+            atomic_write_text(json.dumps(records), self.ranking_file)
         except OSError as err:
-            # The metrics are worth more than the rankings: report, clean up, go on.
-            if os.path.isfile(tmp):
-                os.remove(tmp)  # our own temporary file
+            # The metrics are worth more than the rankings: report and go on.
             print_log(
                 f'could not write the rankings to {self.ranking_file} ({err}); '
                 'the metrics are not affected',
