@@ -122,3 +122,56 @@ def test_rehearsal_model_keeps_the_widths_its_neck_reads(tmp_path, name):
     assert vision['width'] == (768 if 'bert' in name else 64)
     if 'bert' in name:
         assert r.model.text_backbone.config['hidden_size'] == 768
+
+
+@pytest.mark.slow  # two launches of the rehearsal tool
+def test_rehearsal_killed_mid_epoch_resumes_from_its_checkpoint(tmp_path):
+    """SIGKILL after iteration 5 with checkpoints every 3: ``--resume`` trains
+    batches 3..7 only, and the table adds the two segments' training time."""
+    import signal
+    import subprocess
+    import sys
+
+    from tpr_mm.testing.faults import KILL_AT_ITER_ENV
+
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'clip_sdm_synthetic.py'))
+    data_root = str(tmp_path / 'synthetic')
+    cfg = shrink_config(cfg, str(tmp_path / 'w0'), data_root, max_epochs=1)
+    cfg.custom_imports = dict(imports=['tpr_mm.testing.faults'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='SigKillAtIterHook')]
+    path = str(tmp_path / 'tiny_sdm.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    args = [sys.executable, os.path.join(ROOT, 'tools', 'analysis', 'rehearse.py'), path]
+    args += ['--data-root', data_root, '--work-dir', work, '--checkpoint-interval', '3']
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+
+    def run(extra, **more_env):
+        return subprocess.run(
+            args + extra, cwd=ROOT, env=dict(env, **more_env), capture_output=True, text=True
+        )
+
+    killed = run([], **{KILL_AT_ITER_ENV: '5'})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    with open(os.path.join(work, 'last_checkpoint')) as f:
+        assert f.read().endswith('iter_3.pth')
+    resumed = run(['--resume'])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    with open(os.path.join(work, 'rehearsal.json')) as f:
+        phases = json.load(f)['phases']
+    names = [row['phase'] for row in phases]
+    assert names == [
+        'before_train_epoch (hooks, e.g. clustering)',
+        'resume: hooks + skipping 3 trained batches',
+        'train_epoch',
+        'val',
+        'test',
+    ]
+    train = phases[2]
+    iters = -(-60 // cfg.train_dataloader.batch_size)
+    segments = train['segments']
+    assert [(s['first_batch'], s['end_batch']) for s in segments] == [(0, 3), (3, iters)]
+    assert abs(train['wall_s'] - sum(s['wall_s'] for s in segments)) <= 0.15
+    assert os.path.isfile(os.path.join(work, f'iter_{iters}.pth'))
+    assert not os.path.exists(os.path.join(work, f'iter_{iters + 3}.pth'))

@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-import torch
+from resume_helpers import assert_same_tensors, load_checkpoint
 
 from tpr_mm.testing.faults import KILL_AT_ITER_ENV
 
@@ -50,34 +50,12 @@ def _processes_marked(mark):
     return found
 
 
-def _load(path):
-    from tpr_mm.engine.runner import mmengine_safe_globals
-
-    with mmengine_safe_globals():
-        return torch.load(path, map_location='cpu')
-
-
 def _val_metrics(work_dir):
     """The last validation's metrics from the newest run folder's scalars.json."""
     runs = sorted(glob.glob(os.path.join(work_dir, '2*', 'vis_data', 'scalars.json')))
     with open(runs[-1]) as f:
         rows = [json.loads(line) for line in f if 't2i/R1' in line]
     return rows[-1]
-
-
-def _assert_same_tensors(a, b, where):
-    if torch.is_tensor(a):
-        assert torch.equal(a, b), f'{where} differs'
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _assert_same_tensors(a[k], b[k], f'{where}.{k}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same_tensors(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, f'{where}: {a!r} != {b!r}'
 
 
 @pytest.mark.slow  # three training launches, with 2 persistent workers per loader
@@ -110,10 +88,10 @@ def test_sigkill_mid_epoch_then_resume_is_exact(tiny_cfg, tool, tmp_path):
     resumed = tool([train, str(tmp_path / 'cut.py'), '--work-dir', cut_dir, '--resume'])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
-    a = _load(os.path.join(ref_dir, 'epoch_2.pth'))
-    b = _load(os.path.join(cut_dir, 'epoch_2.pth'))
+    a = load_checkpoint(os.path.join(ref_dir, 'epoch_2.pth'))
+    b = load_checkpoint(os.path.join(cut_dir, 'epoch_2.pth'))
     for key in ('state_dict', 'optimizer', 'param_schedulers', 'rng_state'):
-        _assert_same_tensors(a[key], b[key], key)
+        assert_same_tensors(a[key], b[key], key)
     assert a['meta']['epoch'] == b['meta']['epoch'] == 2
     assert a['meta']['iter'] == b['meta']['iter'] == 12
     ma, mb = _val_metrics(ref_dir), _val_metrics(cut_dir)

@@ -37,6 +37,20 @@ def parse_args() -> argparse.Namespace:
         'written into the work dir (speed and memory are unchanged; token ids are not real)',
     )
     parser.add_argument(
+        '--checkpoint-interval',
+        type=int,
+        default=None,
+        metavar='N',
+        help='save a checkpoint every N iterations (the newest is kept), so that a long '
+        'rehearsal can be continued with --resume after an interruption',
+    )
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='continue an interrupted rehearsal from the newest checkpoint in the work dir '
+        '(pass the same arguments, --checkpoint-interval included)',
+    )
+    parser.add_argument(
         '--time-steps',
         type=int,
         default=0,
@@ -71,6 +85,8 @@ def main() -> None:
         args.teacher_checkpoint,
         test=not args.no_test,
         bert_vocab=bert_vocab,
+        checkpoint_interval=args.checkpoint_interval,
+        resume=args.resume,
     )
     print(format_table(result))
     print(json.dumps(result, indent=2))

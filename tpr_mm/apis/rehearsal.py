@@ -10,7 +10,7 @@ vision tower's *unprojected* tokens (the published CFine with BERT) keeps the
 tower's real width; BERT gets one layer at its real width (768), since its
 hidden states are read directly. Dataloaders, pipelines (384 x 128 images), hooks
 (the full pseudo-label pass of CPCL), the training epoch, validation and test
-run as shipped. :class:`RehearsalHook` measures each phase: wall time, peak
+run as shipped. :class:`~tpr_mm.engine.hooks.RehearsalHook` measures each phase: wall time, peak
 resident memory of the main process, items per second.
 
 :func:`projected_epoch_seconds` turns the measured FLOPs of one training
@@ -22,19 +22,16 @@ throughput. It is a projection, not a measurement.
 import copy
 import json
 import os
-import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from mmengine.config import Config
-from mmengine.hooks import Hook
-from tqdm import tqdm
 
 from tpr_mm.apis.epoch_projection import (
     DEFAULT_DEVICE_TFLOPS,
     projected_epoch_seconds,
     real_size_flops,
 )
-from tpr_mm.registry import HOOKS
+from tpr_mm.engine.hooks.rehearsal_hook import RehearsalHook
 
 
 def _tiny_clip(backbone: dict, keep_vision_width: bool) -> dict:
@@ -110,6 +107,7 @@ def rehearsal_config(
     work_dir: str,
     teacher_checkpoint: Optional[str] = None,
     bert_vocab: Optional[str] = None,
+    checkpoint_interval: Optional[int] = None,
 ) -> Config:
     """A copy of ``cfg`` on ``data_root`` with shrunk backbones, one epoch.
 
@@ -122,6 +120,10 @@ def rehearsal_config(
         bert_vocab (str, optional): A WordPiece ``vocab.txt`` every
             ``BertTokenizeCaption`` of the dataloaders uses instead of the
             config's (for machines without ``bert-base-uncased``).
+        checkpoint_interval (int, optional): Save a checkpoint every this many
+            iterations (only the newest is kept) and train with
+            :class:`~tpr_mm.engine.loops.MidEpochResumeTrainLoop`, so that an
+            interrupted rehearsal resumes where its last checkpoint was taken.
 
     Returns:
         Config: the rehearsal config.
@@ -139,107 +141,16 @@ def rehearsal_config(
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_interval = 1
     cfg.default_hooks.logger.interval = 50
+    if checkpoint_interval is not None:
+        if checkpoint_interval < 1:
+            raise ValueError(f'checkpoint_interval must be >= 1, got {checkpoint_interval}')
+        cfg.train_cfg.type = 'MidEpochResumeTrainLoop'
+        cfg.default_hooks.checkpoint.update(
+            by_epoch=False, interval=checkpoint_interval, max_keep_ckpts=1, save_last=True
+        )
     hook = dict(type='RehearsalHook', out_file=os.path.join(work_dir, 'rehearsal_phases.json'))
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [hook]
     return cfg
-
-
-def peak_rss_gib(reset: bool = False) -> float:
-    """Main-process resident high-water mark (``VmHWM``) in GiB; ``reset``
-    starts a new high-water mark (Linux ``/proc/self/clear_refs``)."""
-    with open('/proc/self/status') as f:
-        kb = next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
-    if reset:
-        try:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-        except OSError:
-            pass
-    return kb / 2**20
-
-
-@HOOKS.register_module()
-class RehearsalHook(Hook):
-    """Time each phase and record its peak memory and items per second.
-
-    Phases: ``before_train_epoch`` (every hook's pre-epoch work, e.g. the
-    CPCL clustering pass), ``train_epoch``, ``val`` and ``test``. Progress
-    bars on the training epoch, validation and test.
-    """
-
-    priority = 'VERY_HIGH'
-
-    def __init__(self, out_file: Optional[str] = None) -> None:
-        self.out_file = out_file
-        self.phases: List[Dict] = []
-        self._t0 = 0.0
-        self._bar = None
-
-    def _start(self) -> None:
-        peak_rss_gib(reset=True)
-        self._t0 = time.perf_counter()
-
-    def _stop(self, name: str, items: int) -> None:
-        wall = time.perf_counter() - self._t0
-        self.phases.append(
-            dict(
-                phase=name,
-                wall_s=round(wall, 1),
-                peak_rss_gib=round(peak_rss_gib(), 2),
-                items=items,
-                items_per_s=round(items / wall, 1) if wall > 0 else None,
-            )
-        )
-        if self.out_file:  # after every phase: a run stopped later keeps what it measured
-            with open(self.out_file, 'w') as f:
-                json.dump({'phases': self.phases}, f, indent=2)
-
-    def _bar_open(self, total: int, desc: str) -> None:
-        self._bar = tqdm(total=total, desc=desc, dynamic_ncols=True, leave=False)
-
-    def _bar_close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def before_train_epoch(self, runner) -> None:
-        self._start()  # VERY_HIGH: before PseudoLabelHook (NORMAL)
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        if batch_idx == 0:
-            n = len(runner.train_dataloader.dataset)
-            self._stop('before_train_epoch (hooks, e.g. clustering)', n)
-            self._start()
-            self._bar_open(len(runner.train_dataloader), 'rehearsal: train epoch')
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._bar.update(1)
-
-    def after_train_epoch(self, runner) -> None:
-        self._bar_close()
-        self._stop('train_epoch', len(runner.train_dataloader.dataset))
-
-    def before_val_epoch(self, runner) -> None:
-        self._start()
-        self._bar_open(len(runner.val_dataloader), 'rehearsal: validation')
-
-    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._bar.update(1)
-
-    def after_val_epoch(self, runner, metrics=None) -> None:
-        self._bar_close()
-        self._stop('val', len(runner.val_dataloader.dataset))
-
-    def before_test_epoch(self, runner) -> None:
-        self._start()
-        self._bar_open(len(runner.test_dataloader), 'rehearsal: test')
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._bar.update(1)
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        self._bar_close()
-        self._stop('test', len(runner.test_dataloader.dataset))
 
 
 def run_rehearsal(
@@ -250,8 +161,14 @@ def run_rehearsal(
     teacher_checkpoint: Optional[str] = None,
     test: bool = True,
     bert_vocab: Optional[str] = None,
+    checkpoint_interval: Optional[int] = None,
+    resume: bool = False,
 ) -> Dict:
     """Rehearse ``config`` on ``data_root`` (see module doc) and return the table.
+
+    With ``checkpoint_interval`` the rehearsal saves iteration checkpoints;
+    ``resume=True`` continues an interrupted one from the newest checkpoint in
+    ``work_dir`` (same arguments), adding the earlier segments' measurements.
 
     Returns:
         dict: ``config``, ``phases`` (list of per-phase rows), ``projection``.
@@ -260,7 +177,17 @@ def run_rehearsal(
 
     cfg = Config.fromfile(config)
     os.makedirs(work_dir, exist_ok=True)
-    rcfg = rehearsal_config(cfg, data_root, work_dir, teacher_checkpoint, bert_vocab)
+    rcfg = rehearsal_config(
+        cfg, data_root, work_dir, teacher_checkpoint, bert_vocab, checkpoint_interval
+    )
+    if resume:
+        if checkpoint_interval is None:
+            raise ValueError('resume needs the checkpoint_interval the rehearsal was started with')
+        if not os.path.isfile(os.path.join(work_dir, 'last_checkpoint')):
+            raise FileNotFoundError(
+                f'{work_dir}/last_checkpoint: no checkpoint to resume the rehearsal from'
+            )
+        rcfg.resume = True
     result: Dict = {
         'config': config,
         'data_root': data_root,

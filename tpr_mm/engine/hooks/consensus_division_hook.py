@@ -105,6 +105,9 @@ class ConsensusDivisionHook(Hook):
     """
 
     priority = 'NORMAL'
+    # Per-epoch state from the epoch-start weights, not in the checkpoint: a
+    # mid-epoch resume (MidEpochResumeTrainLoop) is refused.
+    recomputes_epoch_state = True
 
     def __init__(
         self,

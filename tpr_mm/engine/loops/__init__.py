@@ -1,4 +1,5 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
+from .mid_epoch_resume_loop import MidEpochResumeTrainLoop
 from .retrieval_loop import RetrievalTestLoop, RetrievalValLoop
 
-__all__ = ['RetrievalValLoop', 'RetrievalTestLoop']
+__all__ = ['MidEpochResumeTrainLoop', 'RetrievalValLoop', 'RetrievalTestLoop']

@@ -1,0 +1,61 @@
+# Copyright (c) tpr_mm contributors. All rights reserved.
+"""A run SIGKILLed mid-epoch resumes from its iteration checkpoint exactly.
+
+With MMEngine's EpochBasedTrainLoop, a run resumed from an iteration
+checkpoint trains the interrupted epoch from its first batch again;
+MidEpochResumeTrainLoop skips the batches already trained, and with the
+shipped worker settings the resumed run ends bit-identical to an
+uninterrupted one.
+"""
+
+import os
+import signal
+
+import pytest
+from resume_helpers import assert_same_tensors, load_checkpoint
+
+from tpr_mm.testing.faults import KILL_AT_ITER_ENV
+
+KILL_AT = 10  # epoch 2, batch 4 of 6: the newest checkpoint is iter_9 (mid-epoch)
+
+
+def _config(tiny_cfg, work_dir, path):
+    cfg = tiny_cfg(work_dir, max_epochs=2)
+    cfg.custom_imports = dict(imports=['tpr_mm.testing.faults'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='SigKillAtIterHook')]
+    cfg.train_cfg.type = 'MidEpochResumeTrainLoop'
+    cfg.default_hooks.checkpoint.update(by_epoch=False, interval=3, max_keep_ckpts=1)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pipeline.insert(2, dict(type='RandomHorizontalFlip', prob=0.5))
+    for key in ('train_dataloader', 'val_dataloader'):
+        cfg[key].update(num_workers=2, persistent_workers=True)
+    cfg.dump(path)
+
+
+@pytest.mark.slow  # three training launches, with 2 persistent workers per loader
+def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, tmp_path):
+    train = os.path.join(tool.root, 'tools', 'train.py')
+    ref_dir, cut_dir = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    _config(tiny_cfg, ref_dir, str(tmp_path / 'ref.py'))
+    _config(tiny_cfg, cut_dir, str(tmp_path / 'cut.py'))
+
+    ref = tool([train, str(tmp_path / 'ref.py'), '--work-dir', ref_dir])
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    killed = tool(
+        [train, str(tmp_path / 'cut.py'), '--work-dir', cut_dir],
+        env={KILL_AT_ITER_ENV: str(KILL_AT)},
+        timeout=240,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    with open(os.path.join(cut_dir, 'last_checkpoint')) as f:
+        assert f.read().endswith('iter_9.pth')
+
+    resumed = tool([train, str(tmp_path / 'cut.py'), '--work-dir', cut_dir, '--resume'])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = load_checkpoint(os.path.join(ref_dir, 'iter_12.pth'))
+    b = load_checkpoint(os.path.join(cut_dir, 'iter_12.pth'))
+    for key in ('state_dict', 'optimizer', 'param_schedulers', 'rng_state'):
+        assert_same_tensors(a[key], b[key], key)
+    assert a['meta']['iter'] == b['meta']['iter'] == 12
+    assert not os.path.exists(os.path.join(cut_dir, 'iter_15.pth'))
