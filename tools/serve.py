@@ -94,7 +94,9 @@ class SearchService:
             return
         pad = getattr(self.tokenizer, 'pad_token_id', 0)
         ids = self._probe.transform(dict(caption=query))['text']
-        if int((ids != pad).sum()) > self.tokenizer.context_length:
+        # The probe's last slot is padding iff the query fits; counting non-pad ids
+        # would miss real tokens that share the padding id (CLIP's '!' is id 0).
+        if int(ids[-1]) != pad:
             raise QueryError(
                 400,
                 f'query is longer than the model reads ({self.tokenizer.context_length} '

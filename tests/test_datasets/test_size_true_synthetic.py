@@ -3,6 +3,7 @@
 
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -84,3 +85,27 @@ def test_size_true_never_writes_into_a_users_folder(tmp_path, monkeypatch):
     a_file.write_text('x')
     with pytest.raises(FileExistsError, match='is a file'):
         size_true.generate_size_true(str(a_file), 'tiny', seed=0, workers=1, progress=False)
+
+
+def _task_that_dies_on_pid_3(args):
+    if args[2] == 3:  # the OOM killer, as far as the parent can tell
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _real_task(args)
+
+
+_real_task = size_true._task
+
+
+def test_worker_killed_mid_write_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """multiprocessing.Pool.imap waited forever for a killed worker's chunk."""
+    monkeypatch.setitem(PRESETS, 'tiny', {'train': (4, 7, 13), 'val': (2, 3, 3), 'test': (2, 3, 5)})
+    monkeypatch.setitem(size_true.ANN_FILES, 'tiny', 'reid_raw.json')
+    monkeypatch.setattr(size_true, '_task', _task_that_dies_on_pid_3)  # forked workers see it
+    root = tmp_path / 'set'
+    with pytest.raises(RuntimeError, match=r'set: a worker process .* died abruptly .* rerun'):
+        size_true.generate_size_true(str(root), 'tiny', seed=1, workers=2, progress=False)
+    assert not (root / 'reid_raw.json').exists()  # incomplete: no annotation, no meta
+    assert not (root / size_true.META_FILE).exists()
+    monkeypatch.setattr(size_true, '_task', _real_task)
+    stats = size_true.generate_size_true(str(root), 'tiny', seed=1, workers=2, progress=False)
+    assert stats['train']['images'] == 7  # the rerun finishes it

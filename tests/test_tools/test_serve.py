@@ -142,6 +142,11 @@ def test_long_queries_are_refused_before_encoding(server):
     # 30 words fit in 1000 characters but not in the tiny model's 24 tokens
     status, _, body = _get(f'{base}/api/search?q={"red%20jacket%20" * 15}&k=3')
     assert status == 400 and '24 tokens' in json.loads(body)['error']
+    # '!"!' is two tokens, the first of them id 0 (CLIP's padding id): 21 words + 2 + start
+    # and end tokens are one too many (a count of non-padding ids saw 24 and let it through)
+    status, _, body = _get(f'{base}/api/search?q={"red%20" * 21}%21%22%21&k=3')
+    assert status == 400 and '24 tokens' in json.loads(body)['error']
+    assert _api(base, 'red ' * 20 + '!"!', 3)['results']  # exactly 24 tokens: read whole
     assert _api(base, QUERY, 3)['results']  # the server still answers
 
 

@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             stats = generate_size_true(args.out, args.preset, args.seed, args.workers)
         else:
             stats = generate(args)
-    except (FileExistsError, ValueError) as err:
+    except (FileExistsError, ValueError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - start
@@ -94,7 +94,7 @@ def prepare_config(path: str) -> int:
 
     try:
         roots = prepare_data(Config.fromfile(path))
-    except (FileExistsError, ValueError) as err:
+    except (FileExistsError, ValueError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     print(

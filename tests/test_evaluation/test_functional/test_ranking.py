@@ -248,3 +248,33 @@ def test_topk_indices_follow_the_tie_rule():
         assert torch.equal(indices, want)
         assert torch.allclose(scores, sim.gather(1, want), atol=1e-6)
     assert topk_indices(qf, gf, 2)[1][0].tolist() == [5, 9]
+
+
+def _rank_in_child(conn, sim, lo):
+    conn.send(ranking._candidates(sim, lo, None).numel())
+
+
+def test_candidate_scan_threads_work_in_a_forked_child():
+    """The thread pool is per process: a forked child (a fork-started DataLoader
+    worker) used to inherit a pool without threads and wait for it forever."""
+    import multiprocessing as mp
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sim = torch.rand(64, 2**15, generator=torch.Generator().manual_seed(0))
+        lo = torch.full((64,), 0.5)
+        for _ in range(5):  # the parent's pool has run (its idle count is up)
+            want = ranking._candidates(sim, lo, None).numel()
+        assert ranking._POOL is not None and want == int((sim >= 0.5).sum())
+        ctx = mp.get_context('fork')
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_rank_in_child, args=(child, sim, lo))
+        proc.start()
+        got = parent.recv() if parent.poll(60) else None
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+        assert got == want
+    finally:
+        torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ of images per identity and of captions per image follow the real benchmark:
 
 Images are JPEG files at crop sizes typical of the field (height 160-400
 pixels, height / width 2.0-3.2), which the pipelines resize to 384 x 128.
-Writing is parallel (``multiprocessing``) and resumable: every image is
+Writing is parallel (a process pool) and resumable: every image is
 written to a temporary name and renamed, so an existing file is complete and
 is skipped on a rerun; the annotation file and ``size_true_meta.json`` are
 written last.
@@ -21,6 +21,8 @@ written last.
 import json
 import multiprocessing as mp
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -177,11 +179,22 @@ def generate_size_true(
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(tasks), desc=f'{preset} images', disable=not progress, dynamic_ncols=True)
     records = []
-    with mp.get_context('fork').Pool(workers) as pool:
-        for rec in pool.imap(_task, tasks, chunksize=64):
-            records.append(rec)
-            bar.update(1)
-    bar.close()
+    # Not multiprocessing.Pool: when a worker dies (OOM killer, a signal) its
+    # imap waits for the lost chunk forever; the executor raises instead.
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context('fork')) as pool:
+        try:
+            for rec in pool.map(_task, tasks, chunksize=64):
+                records.append(rec)
+                bar.update(1)
+        except BrokenProcessPool as err:
+            raise RuntimeError(
+                f'{root}: a worker process writing the {preset} images (seed {seed}) died '
+                f'abruptly (out of memory, or killed by a signal) after {bar.n} of '
+                f'{len(tasks)} images; the images written are complete and kept: rerun the '
+                'same command to finish, with fewer --workers if memory is short'
+            ) from err
+        finally:
+            bar.close()
     for split, want in stats.items():
         got = [r for r in records if r['split'] == split]
         assert (

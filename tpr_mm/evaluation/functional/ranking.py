@@ -26,6 +26,7 @@ Source: the metric definitions of anosorae/IRRA:utils/metrics.py (``rank``).
 
 import logging
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterator, Optional, Sequence
 
@@ -37,6 +38,16 @@ _CHUNK_BYTES = 64 * 2**20  # float32 scores per query chunk (plus a bool mask)
 _MAX_CANDIDATES = 2**22  # more candidates in a chunk (~45 B each): split its rows
 _BUCKETS = 4096  # most histogram buckets per query, between worst and best positive
 _POOL: Optional[ThreadPoolExecutor] = None  # threads for the numpy candidate scan
+
+
+def _forget_pool() -> None:
+    # A forked child inherits the pool object but not its threads; it would
+    # queue work no thread ever runs. The child builds its own pool.
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -100,6 +111,8 @@ def _candidates(sim: torch.Tensor, lo: torch.Tensor, buf: Optional[np.ndarray]) 
         return torch.from_numpy(part(0, c))
     global _POOL
     if _POOL is None or _POOL._max_workers < n:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)  # idle: its threads exit now
         _POOL = ThreadPoolExecutor(n, thread_name_prefix='tpr_mm_rank')
     cuts = np.linspace(0, c, n + 1).astype(int).tolist()
     return torch.from_numpy(np.concatenate(list(_POOL.map(part, cuts[:-1], cuts[1:]))))
