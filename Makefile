@@ -35,8 +35,11 @@ browser:
 test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
+# A second `make demo` resumes the finished run (a new run would be refused: it would
+# overwrite the first run's checkpoints); `make clean-demo` starts over.
 demo: install
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) \
+		$$([ -f $(DEMO_DIR)/last_checkpoint ] && echo --resume)
 	$(PY) tools/test.py $(DEMO_CFG) $$(ls -t $(DEMO_DIR)/best_*.pth | head -n 1) \
 		--work-dir $(DEMO_DIR) --out $(DEMO_DIR)/rankings.json
 	$(PY) tools/analysis/visualize_retrieval.py $(DEMO_DIR)/rankings.json \

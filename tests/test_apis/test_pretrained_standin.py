@@ -96,3 +96,32 @@ def test_tool_end_to_end_and_cached(tmp_path):
     assert 0.0 <= zero['t2i/R1'] <= 100.0
     assert '(reused: yes)' in run()
     assert os.path.getmtime(ckpt) == stamp
+
+
+def test_retraining_replaces_only_its_own_training_folder(tmp_path):
+    from tpr_mm.apis.pretrained_standin import RUN_MARKER, make_pretrained_standin
+
+    data = str(tmp_path / 'corpus')
+    cfg = shrink_config(Config.fromfile(CFG), str(tmp_path / 'unused'), data, max_epochs=1)
+    out = str(tmp_path / 'standin')
+    assert make_pretrained_standin(cfg, out)['reused'] == 'no'
+    marker = os.path.join(out, 'run', RUN_MARKER)
+    assert os.path.isfile(marker)
+    cfg.experiment_name = 'standin_retrain'  # a second runner in this process
+    assert make_pretrained_standin(cfg, out, force=True)['reused'] == 'no'  # its own folder
+    os.remove(marker)  # now nothing proves the folder is ours
+    run = os.path.join(out, 'run')
+
+    def files():
+        return {
+            n: os.path.getmtime(os.path.join(run, n))
+            for n in os.listdir(run)
+            if os.path.isfile(os.path.join(run, n)) and not n.endswith('.py')
+        }  # MMEngine rewrites its config copy <name>.py at every launch (resumes too)
+
+    before = files()
+    assert 'last_checkpoint' in before and any(n.startswith('best_') for n in before)
+    cfg.experiment_name = 'standin_refused'
+    with pytest.raises(FileExistsError, match='refusing to start a new training run'):
+        make_pretrained_standin(cfg, out, force=True)
+    assert files() == before  # untouched, and not marked as ours

@@ -28,6 +28,7 @@ CHECKPOINT = 'standin.pth'
 # Retrievers whose CLIP is ``image_backbone`` (CFine) load this copy with renamed keys.
 CHECKPOINT_IMAGE_BACKBONE = 'standin_image_backbone.pth'
 META = 'standin_meta.json'
+RUN_MARKER = '.tpr_mm_standin_run'  # written into the training folder before training
 
 
 def standin_fingerprint(cfg: Config) -> str:
@@ -83,6 +84,13 @@ def make_pretrained_standin(cfg: Config, out_dir: str, force: bool = False) -> D
     os.makedirs(out_dir, exist_ok=True)
     run_cfg = cfg.copy()
     run_cfg.work_dir = osp.join(out_dir, 'run')
+    # The training folder is ours when our marker is in it: a retraining replaces it.
+    # Another folder is never marked (nor replaced): the checkpoint hook refuses it.
+    if osp.isfile(osp.join(run_cfg.work_dir, RUN_MARKER)):
+        shutil.rmtree(run_cfg.work_dir)
+    if not osp.exists(run_cfg.work_dir):
+        os.makedirs(run_cfg.work_dir)
+        atomic_write_text(fingerprint + '\n', osp.join(run_cfg.work_dir, RUN_MARKER))
     runner = RUNNERS.build(run_cfg)
     prepare_data(run_cfg)
     runner.train()
