@@ -19,6 +19,7 @@ from tpr_mm.registry import DATASETS
 
 from .annotation import SPLITS, UNKNOWN_SPLIT_POLICIES, group_by_split, load_annotations
 from .duplicates import find_duplicates, warn_duplicates
+from .image_files import check_image_files
 from .items import IDENTITY_MODES, expand_items, shown_identities
 from .noisy_correspondence import apply_caption_permutation, resolve_noisy_permutation
 
@@ -231,6 +232,11 @@ class BaseTextReIDDataset(BaseDataset):
         chosen = groups[self.split]
         owner = f'{type(self).__name__} {self.split}/{self.modality}'
         warn_duplicates(find_duplicates(records), self.ann_file, self.PATH_KEY, chosen, owner)
+        if self.modality != 'text':  # the query view reads no image
+            img_root = self.data_prefix['img_path']
+            check_image_files(
+                chosen, img_root, self.ann_file, self.PATH_KEY, self.split, self.pipeline
+            )
         if not chosen:
             counts = ', '.join(f'{s}={len(groups[s])}' for s in SPLITS)
             raise ValueError(
