@@ -23,7 +23,7 @@ def _loop(hooks, iters_done: int, epoch: int = 0):
         dict(type='MidEpochResumeTrainLoop', max_epochs=2, dataloader=loader),
         default_args=dict(runner=runner),
     )
-    loop._iter, loop._epoch = iters_done, epoch
+    loop._iter, loop._epoch = iters_done, epoch  # what Runner.resume sets
     return loop, runner
 
 

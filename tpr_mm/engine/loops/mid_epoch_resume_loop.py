@@ -51,24 +51,25 @@ class MidEpochResumeTrainLoop(EpochBasedTrainLoop):
         dynamic_intervals: Optional[list] = None,
     ) -> None:
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
-        self._skip = 0
+        self.batches_to_skip = 0  # of epoch ``skip_epoch``: trained before the resume
+        self.skip_epoch = -1
 
     @property
     def resumed_mid_epoch(self) -> bool:
         """True during the epoch a mid-epoch resume entered."""
-        return self._skip > 0
+        return self.batches_to_skip > 0 and self.epoch == self.skip_epoch
 
     def run(self):
         """Train, first skipping the batches of the current epoch already trained."""
         per_epoch = len(self.dataloader)
-        self._skip = self._iter - self._epoch * per_epoch
-        if not 0 <= self._skip <= per_epoch:
+        skip = self.iter - self.epoch * per_epoch
+        if not 0 <= skip <= per_epoch:
             raise RuntimeError(
-                f'resumed at iteration {self._iter}, epoch {self._epoch}, but an epoch has '
+                f'resumed at iteration {self.iter}, epoch {self.epoch}, but an epoch has '
                 f'{per_epoch} iterations: the checkpoint was written with another '
                 'dataset size or batch size'
             )
-        if self._skip:
+        if skip:
             blocking = [
                 type(h).__name__
                 for h in self.runner.hooks
@@ -76,25 +77,25 @@ class MidEpochResumeTrainLoop(EpochBasedTrainLoop):
             ]
             if blocking:
                 raise RuntimeError(
-                    f'cannot resume mid-epoch (iteration {self._iter}, batch {self._skip} of '
-                    f'epoch {self._epoch + 1}) with {", ".join(blocking)}: its per-epoch state '
+                    f'cannot resume mid-epoch (iteration {self.iter}, batch {skip} of '
+                    f'epoch {self.epoch + 1}) with {", ".join(blocking)}: its per-epoch state '
                     'is computed from the epoch-start weights and is not in the checkpoint; '
                     'resume from an epoch checkpoint (epoch_N.pth) instead'
                 )
             self.runner.logger.info(
-                f'resumed mid-epoch: skipping the {self._skip} batches of epoch '
-                f'{self._epoch + 1} already trained'
+                f'resumed mid-epoch: skipping the {skip} batches of epoch '
+                f'{self.epoch + 1} already trained'
             )
+        self.batches_to_skip, self.skip_epoch = skip, self.epoch
         return super().run()
 
-    def run_epoch(self) -> None:
-        """One epoch; on a mid-epoch resume, the first ``_skip`` batches are dropped."""
-        self.runner.call_hook('before_train_epoch')
-        self.runner.model.train()
-        for idx, data_batch in enumerate(self.dataloader):
-            if idx < self._skip:
-                continue
-            self.run_iter(idx, data_batch)
-        self._skip = 0  # later epochs run whole
-        self.runner.call_hook('after_train_epoch')
-        self._epoch += 1
+    def run_iter(self, idx, data_batch) -> None:
+        """Train on one batch, unless a mid-epoch resume already trained it.
+
+        MMEngine's ``run_epoch`` still loads every batch of the epoch; a skipped
+        one is dropped here, before any hook sees it, so the iteration count,
+        the hooks and the schedulers continue from the checkpoint.
+        """
+        if self.resumed_mid_epoch and idx < self.batches_to_skip:
+            return
+        super().run_iter(idx, data_batch)
