@@ -126,6 +126,15 @@ def test_encode_text_shapes_parity_and_causal_attention():
     assert torch.equal(full['eot_index'], torch.tensor([4, 1, 13, 76, 8]))
     assert torch.equal(full['eot_index'], text.argmax(-1))
     assert torch.equal(full['mask'], text != 0) and full['mask'].dtype == torch.bool
+    # A real token with id 0 ('!' before other punctuation: '!"!' -> [0, 10377]) is no padding.
+    bang = text.clone()
+    bang[2, 5] = 0
+    with torch.no_grad():
+        got = backbone.encode_text(bang, return_tokens=True)['mask']
+    want = torch.zeros_like(got)
+    for b, e in enumerate(bang.argmax(-1).tolist()):
+        want[b, : e + 1] = True  # start token, caption, EOT
+    assert torch.equal(got, want) and got[2, 5]
     assert torch.equal(full['global'], full['tokens'][torch.arange(5), full['eot_index']])
     torch.testing.assert_close(plain['global'], reference, rtol=0, atol=1e-6)
     torch.testing.assert_close(full['global'], reference, rtol=1e-5, atol=1e-5)

@@ -174,7 +174,8 @@ def text_token_forward(
             mask that leaves every kept token's output unchanged.
         return_tokens: Add ``tokens`` (B, T, D) = ``ln_final`` of all tokens
             projected by ``text_projection``, ``tokens_unprojected`` (B, T,
-            width), ``mask`` (B, T) bool (id != 0) and ``eot_index`` (B,).
+            width), ``mask`` (B, T) bool (True up to and including EOT) and
+            ``eot_index`` (B,).
         return_attention: Add ``attention`` (B, T, T), last layer, head-averaged;
             row i is zero beyond column i (causal).
 
@@ -206,7 +207,9 @@ def text_token_forward(
         out['tokens_unprojected'] = tokens
         out['tokens'] = _project_text(clip, tokens)
         out['global'] = out['tokens'][rows, eot]
-        out['mask'] = text != 0
+        # Positions up to EOT, not ``text != 0``: CLIP pads with 0, but 0 is also a real
+        # token ('!' before other punctuation). CFine's official mask (id 0) is BERT's [PAD].
+        out['mask'] = torch.arange(num_tokens, device=text.device)[None, :] <= eot[:, None]
         out['eot_index'] = eot
     else:
         out['global'] = _project_text(clip, clip.ln_final(x[rows, eot]))
