@@ -21,9 +21,14 @@ def _launch(tool, script, args):
     "terminate called without an active exception", from C++ code of the gloo
     backend with no Python traceback (cf. pytorch/gloo#514). That is retried once,
     with a warning that keeps the output; any other failure, or a second abort,
-    fails the test.
+    fails the test. The aborted launch's work dir is moved aside first: its files
+    (checkpoints, a test log when only rank 1 died at exit) would otherwise meet
+    the relaunch, which refuses to train over an earlier run's checkpoints.
     """
+    work_dir = str(args[args.index('--work-dir') + 1])
     for attempt in range(2):
+        if attempt and os.path.exists(work_dir):
+            os.rename(work_dir, work_dir + '.aborted')
         proc = tool(
             ['bash', os.path.join(tool.root, 'tools', script)] + args,
             python=False,
@@ -94,3 +99,28 @@ def test_two_process_evaluation_equals_one_process(two_process_run, tiny_data, t
     assert set(one) == {'t2i/R1', 't2i/R5', 't2i/R10', 't2i/mAP', 't2i/mINP'}
     assert one == two
     assert double.stdout.count('Text-to-image retrieval on the test split') == 1  # rank 0 only
+
+
+def test_relaunch_after_a_gloo_abort_starts_in_a_clean_work_dir(tmp_path):
+    """The retry must not meet the aborted launch's files (a naive fake launcher)."""
+    import subprocess
+
+    work_dir = tmp_path / 'train'
+    calls = []
+
+    def fake_tool(cmd, python=True, env=None):
+        calls.append(sorted(os.listdir(work_dir)) if work_dir.exists() else None)
+        work_dir.mkdir()
+        (work_dir / 'epoch_1.pth').write_bytes(b'from this launch')
+        if len(calls) == 1:
+            stderr = 'terminate called without an active exception\n'
+            return subprocess.CompletedProcess(cmd, 134, '', stderr)
+        return subprocess.CompletedProcess(cmd, 0, 'done', '')
+
+    fake_tool.root = str(tmp_path)
+    fake_tool.free_port = lambda: 29500
+    with pytest.warns(UserWarning, match='relaunching once'):
+        proc = _launch(fake_tool, 'dist_train.sh', ['tiny.py', '2', '--work-dir', work_dir])
+    assert proc.returncode == 0
+    assert calls == [None, None]  # the relaunch found no work dir
+    assert os.listdir(str(work_dir) + '.aborted') == ['epoch_1.pth']  # kept for inspection
