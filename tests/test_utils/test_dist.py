@@ -2,11 +2,10 @@
 """all_gather_rows: ranks with different row counts, gathered in rank order."""
 
 import os
-import socket
 
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from gloo_spawn import spawn_gloo
 
 from tpr_mm.utils.dist import all_gather_rows
 
@@ -29,10 +28,7 @@ def _worker(rank, port, out):
 
 
 def test_two_ranks_with_different_row_counts(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.spawn(_worker, args=(port, str(tmp_path)), nprocs=2, join=True)
+    spawn_gloo(_worker, lambda port: (port, str(tmp_path)))
     # Naive restatement: rank 0's rows, then rank 1's, no padding left.
     expected = torch.cat([torch.arange(6).reshape(3, 2), torch.tensor([[10, 11]])])
     for rank in (0, 1):
@@ -63,10 +59,7 @@ def _broadcast_worker(rank, port, out, fail):
 
 
 def _run_broadcast(tmp_path, fail):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    mp.spawn(_broadcast_worker, args=(port, str(tmp_path), fail), nprocs=2, join=True)
+    spawn_gloo(_broadcast_worker, lambda port: (port, str(tmp_path), fail))
     return [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
 
 

@@ -2,13 +2,12 @@
 """ConsensusDivisionHook under DDP: two gloo processes on CPU share one division."""
 
 import os
-import socket
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from gloo_spawn import spawn_gloo
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import MMDistributedDataParallel
@@ -94,16 +93,10 @@ def _worker(rank, world_size, port, tmp):
         torch_dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_ranks_share_one_division(tmp_path):
     tmp = str(tmp_path)
     cfg = _cfg(tmp)  # generates the tiny set once, before the ranks start
-    mp.spawn(_worker, args=(2, _free_port(), tmp), nprocs=2, join=True)
+    spawn_gloo(_worker, lambda port: (2, port, tmp))
     r0, r1 = (torch.load(os.path.join(tmp, f'rank{r}.pt'), weights_only=True) for r in (0, 1))
     n = 60
     for key in ('weights', 'bge', 'tse', 'truth'):

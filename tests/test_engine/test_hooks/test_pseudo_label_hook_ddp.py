@@ -2,13 +2,12 @@
 """PseudoLabelHook under DDP: two gloo processes on CPU."""
 
 import os
-import socket
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+from gloo_spawn import spawn_gloo
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import MMDistributedDataParallel
@@ -100,18 +99,12 @@ def _worker(rank, world_size, port, tmp):
         torch_dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_ranks_share_one_clustering(tmp_path):
     tmp = str(tmp_path)
     torch.manual_seed(0)
     cfg = _cfg(tmp)  # also generates the tiny set once, before the ranks start
     single = _run(cfg, MODELS.build(cfg.model))
-    mp.spawn(_worker, args=(2, _free_port(), tmp), nprocs=2, join=True)
+    spawn_gloo(_worker, lambda port: (2, port, tmp))
     r0, r1 = (torch.load(os.path.join(tmp, f'rank{r}.pt'), weights_only=True) for r in (0, 1))
     n = 60
     # clustering ran once, on rank 0, once per modality, on all pairs
