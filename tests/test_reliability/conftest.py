@@ -36,15 +36,23 @@ def tiny_data(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='session')
 def tiny_cfg(tiny_data):
-    """``make(work_dir, max_epochs=2) -> Config``: the synthetic baseline, shrunk."""
+    """``make(work_dir, max_epochs=2, config=...) -> Config``: a synthetic config, shrunk.
 
-    def make(work_dir, max_epochs: int = 2) -> Config:
-        cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'clip_sdm_synthetic.py'))
+    The default is the synthetic baseline; ``config='cpcl_synthetic.py'`` gives
+    CPCL with clustering settings that find clusters among the tiny set's 48 pairs.
+    """
+
+    def make(work_dir, max_epochs: int = 2, config: str = 'clip_sdm_synthetic.py') -> Config:
+        cfg = Config.fromfile(os.path.join(ROOT, 'configs', config))
         cfg = shrink_config(cfg, str(work_dir), tiny_data, max_epochs=max_epochs, synthetic=TINY)
         cfg.randomness = dict(seed=0, deterministic=True)
         for key in ('val_cfg', 'test_cfg'):
             cfg[key]['progress'] = False
         cfg.experiment_name = f'rel_{os.path.basename(str(work_dir))}_{id(cfg)}'
+        for hook in cfg.get('custom_hooks', []):
+            if hook.type == 'PseudoLabelHook':  # 6 pairs per identity, a random 1-layer CLIP
+                cluster = dict(k1=6, k2=3, eps=0.5, min_samples=2)
+                hook.update(cluster_cfg=cluster, start_epoch=0, progress=False)
         return cfg
 
     return make

@@ -8,6 +8,7 @@ shipped worker settings the resumed run ends bit-identical to an
 uninterrupted one.
 """
 
+import glob
 import os
 import signal
 
@@ -19,11 +20,12 @@ from tpr_mm.testing.faults import KILL_AT_ITER_ENV
 KILL_AT = 10  # epoch 2, batch 4 of 6: the newest checkpoint is iter_9 (mid-epoch)
 
 
-def _config(tiny_cfg, work_dir, path):
-    cfg = tiny_cfg(work_dir, max_epochs=2)
+def _config(tiny_cfg, work_dir, path, config='clip_sdm_synthetic.py'):
+    cfg = tiny_cfg(work_dir, max_epochs=2, config=config)
     cfg.custom_imports = dict(imports=['tpr_mm.testing.faults'], allow_failed_imports=False)
     cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='SigKillAtIterHook')]
     cfg.train_cfg.type = 'MidEpochResumeTrainLoop'
+    cfg.log_level = 'INFO'  # the hooks' resume messages are checked
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=3, max_keep_ckpts=1)
     pipeline = cfg.train_dataloader.dataset.pipeline
     pipeline.insert(2, dict(type='RandomHorizontalFlip', prob=0.5))
@@ -33,11 +35,13 @@ def _config(tiny_cfg, work_dir, path):
 
 
 @pytest.mark.slow  # three training launches, with 2 persistent workers per loader
-def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, tmp_path):
+@pytest.mark.parametrize('config', ['clip_sdm_synthetic.py', 'cpcl_synthetic.py'])
+def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, tmp_path, config):
+    """For CPCL the epoch's pseudo labels and memories come from the checkpoint."""
     train = os.path.join(tool.root, 'tools', 'train.py')
     ref_dir, cut_dir = str(tmp_path / 'ref'), str(tmp_path / 'cut')
-    _config(tiny_cfg, ref_dir, str(tmp_path / 'ref.py'))
-    _config(tiny_cfg, cut_dir, str(tmp_path / 'cut.py'))
+    _config(tiny_cfg, ref_dir, str(tmp_path / 'ref.py'), config)
+    _config(tiny_cfg, cut_dir, str(tmp_path / 'cut.py'), config)
 
     ref = tool([train, str(tmp_path / 'ref.py'), '--work-dir', ref_dir])
     assert ref.returncode == 0, ref.stderr[-3000:]
@@ -59,3 +63,10 @@ def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, 
         assert_same_tensors(a[key], b[key], key)
     assert a['meta']['iter'] == b['meta']['iter'] == 12
     assert not os.path.exists(os.path.join(cut_dir, 'iter_15.pth'))
+    if config == 'cpcl_synthetic.py':
+        log = sorted(glob.glob(os.path.join(cut_dir, '2*', '2*.log')))[-1]  # the resumed run's
+        with open(log) as f:
+            assert 'resumed mid-epoch 2, keeping the labels and memories' in f.read()
+        state = b['state_dict']
+        assert (state['head.img_pseudo_labels'] >= 0).any()  # clusters, not all outliers
+        assert state['head.img_memory.bank'].shape[0] > 0  # so the memories were exercised

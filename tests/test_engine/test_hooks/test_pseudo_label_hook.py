@@ -203,3 +203,19 @@ def test_oplm_rule_errors():
         PseudoLabelHook(oplm_rule='CLPC')
     with pytest.raises(ValueError, match='no gate'):
         PseudoLabelHook(oplm_rule='clpc', oplm_gate=0.5)
+
+
+def test_mid_epoch_resume_without_stored_labels_is_an_error():
+    """The labels kept on a mid-epoch resume must cover every training pair."""
+    import logging
+    from types import SimpleNamespace
+
+    runner = SimpleNamespace(epoch=1, logger=logging.getLogger('test_pseudo_label_hook'))
+    hook = PseudoLabelHook(progress=False)
+    empty = SimpleNamespace(img_pseudo_labels=torch.zeros(0, dtype=torch.long))
+    with pytest.raises(RuntimeError, match='holds 0 pseudo labels for 60 pairs'):
+        hook._keep_loaded_labels(runner, empty, 60)
+    with pytest.raises(RuntimeError, match='holds none pseudo labels'):
+        hook._keep_loaded_labels(runner, SimpleNamespace(), 60)
+    full = SimpleNamespace(img_pseudo_labels=torch.full((60,), -1, dtype=torch.long))
+    hook._keep_loaded_labels(runner, full, 60)  # accepted: labels for every pair

@@ -46,7 +46,9 @@ class PseudoLabelHook(Hook):
 
     Under DDP every rank encodes its shard, features are gathered and put in
     dataset order by ``sample_idx``, rank 0 clusters, and the labels are
-    broadcast, so every rank trains with the same labels and memories.
+    broadcast, so every rank trains with the same labels and memories. A
+    mid-epoch resume (:class:`~tpr_mm.engine.loops.MidEpochResumeTrainLoop`)
+    keeps the labels and memories stored in the checkpoint instead.
 
     Args:
         dataloader (dict): Dataloader settings of the clustering pass. If it
@@ -81,9 +83,9 @@ class PseudoLabelHook(Hook):
     """
 
     priority = 'NORMAL'
-    # Per-epoch state from the epoch-start weights, not in the checkpoint: a
-    # mid-epoch resume (MidEpochResumeTrainLoop) is refused.
-    recomputes_epoch_state = True
+    # The epoch's labels and memories are head buffers, saved in every
+    # checkpoint: a mid-epoch resume (MidEpochResumeTrainLoop) keeps them.
+    recomputes_epoch_state = False
 
     def __init__(
         self,
@@ -266,6 +268,9 @@ class PseudoLabelHook(Hook):
                 f'PseudoLabelHook: the clustering dataset has {n} pairs but the '
                 f'training dataset {n_train}; they must be the same split and view'
             )
+        if getattr(getattr(runner, 'train_loop', None), 'resumed_mid_epoch', False):
+            self._keep_loaded_labels(runner, head, n)
+            return
         if runner.epoch < self.start_epoch:
             none = np.full(n, -1, dtype=np.int64)
             head.set_pseudo_labels(none, none, np.zeros((n, 1)), np.zeros((n, 1)))
@@ -283,6 +288,27 @@ class PseudoLabelHook(Hook):
         yv, yt, stats = broadcast_from_rank0(labels, 3, 'PseudoLabelHook: clustering')
         head.set_pseudo_labels(yv, yt, img, txt)
         self._log(runner, stats)
+
+    def _keep_loaded_labels(self, runner, head, n: int) -> None:
+        """A mid-epoch resume keeps the epoch's labels and memories.
+
+        They were computed from the epoch-start weights, which are gone; the
+        checkpoint holds them as the head's buffers (``img_pseudo_labels``,
+        ``txt_pseudo_labels``, the memories' banks, updated batch by batch up
+        to the checkpoint), so recomputing them from the mid-epoch weights
+        would change the run.
+        """
+        kept = getattr(head, 'img_pseudo_labels', None)
+        if kept is None or kept.numel() != n:
+            got = 'none' if kept is None else kept.numel()
+            raise RuntimeError(
+                f'PseudoLabelHook: resumed mid-epoch {runner.epoch + 1}, but the checkpoint '
+                f'holds {got} pseudo labels for {n} pairs; resume from an epoch checkpoint'
+            )
+        runner.logger.info(
+            f'pseudo labels: resumed mid-epoch {runner.epoch + 1}, keeping the '
+            'labels and memories stored in the checkpoint'
+        )
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Let dynamic-size buffers (memories, labels) adopt the stored shapes.
