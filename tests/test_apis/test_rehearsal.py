@@ -10,7 +10,7 @@ from mmengine.config import Config
 from tpr_mm.apis.epoch_projection import projected_epoch_seconds
 from tpr_mm.apis.rehearsal import format_table, rehearsal_config, run_rehearsal
 from tpr_mm.apis.step_timing import time_train_steps
-from tpr_mm.testing.configs import shrink_config
+from tpr_mm.testing.configs import TINY_CLUSTER_CFG, shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,7 +56,7 @@ def test_tiny_rehearsal_reports_every_phase(tmp_path):
     data_root = str(tmp_path / 'synthetic')
     cfg = shrink_config(cfg, str(tmp_path / 'w0'), data_root, max_epochs=1)
     hook = next(h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook')
-    hook.update(cluster_cfg={'k1': 6, 'k2': 3, 'eps': 0.5, 'min_samples': 2}, progress=False)
+    hook.update(cluster_cfg=dict(TINY_CLUSTER_CFG), progress=False)
     path = str(tmp_path / 'tiny_cpcl.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')

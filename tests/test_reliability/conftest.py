@@ -2,15 +2,15 @@
 """Shared fixtures of the reliability tests: a tiny synthetic set and configs."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+from gloo_spawn import free_port
 from mmengine.config import Config
 
 from tpr_mm.datasets.synthetic import generate_synthetic_pedes
-from tpr_mm.testing.configs import shrink_config
+from tpr_mm.testing.configs import TINY_CLUSTER_CFG, shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,18 +50,11 @@ def tiny_cfg(tiny_data):
             cfg[key]['progress'] = False
         cfg.experiment_name = f'rel_{os.path.basename(str(work_dir))}_{id(cfg)}'
         for hook in cfg.get('custom_hooks', []):
-            if hook.type == 'PseudoLabelHook':  # 6 pairs per identity, a random 1-layer CLIP
-                cluster = dict(k1=6, k2=3, eps=0.5, min_samples=2)
-                hook.update(cluster_cfg=cluster, start_epoch=0, progress=False)
+            if hook.type == 'PseudoLabelHook':
+                hook.update(cluster_cfg=dict(TINY_CLUSTER_CFG), start_epoch=0, progress=False)
         return cfg
 
     return make
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def run_tool(args, env=None, timeout: int = 300, python: bool = True):

@@ -17,10 +17,9 @@ pytestmark = pytest.mark.slow  # three launches, two of them with two processes
 def _launch(tool, script, args):
     """Run a launch script; relaunch once if gloo's TCP transport aborts a process.
 
-    Rarely (about 1 launch in 30 here) a rank dies at start-up with SIGABRT,
-    "terminate called without an active exception", from C++ code of the gloo
-    backend with no Python traceback (cf. pytorch/gloo#514). That is retried once,
-    with a warning that keeps the output; any other failure, or a second abort,
+    The abort is the C++ one that ``gloo_spawn`` describes ("terminate called
+    without an active exception"); it is retried once, with a warning that keeps
+    the output; any other failure, or a second abort,
     fails the test. The aborted launch's work dir is moved aside first: its files
     (checkpoints, a test log when only rank 1 died at exit) would otherwise meet
     the relaunch, which refuses to train over an earlier run's checkpoints.

@@ -9,6 +9,10 @@ from mmengine.config import Config
 
 from tpr_mm.apis.prepare_data import prepare_data
 
+# Clustering that finds clusters among a tiny synthetic set's pairs (6 per identity) with a
+# random one-layer CLIP; the published k1=30 / eps=0.6 would merge them all.
+TINY_CLUSTER_CFG = dict(k1=6, k2=3, eps=0.5, min_samples=2)
+
 TINY_SYNTHETIC = dict(
     num_train_ids=10,
     num_val_ids=4,

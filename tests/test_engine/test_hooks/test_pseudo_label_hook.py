@@ -15,11 +15,10 @@ from tpr_mm.engine.hooks import PseudoLabelHook
 from tpr_mm.engine.runner import mmengine_safe_globals
 from tpr_mm.models.memories import cluster_means
 from tpr_mm.registry import MODELS, RUNNERS
-from tpr_mm.testing.configs import shrink_config
+from tpr_mm.testing.configs import TINY_CLUSTER_CFG, shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-# Permissive clustering for 60 pairs of a 1-layer random CLIP (6 pairs per identity).
-TINY_CLUSTER = {'k1': 6, 'k2': 3, 'eps': 0.5, 'min_samples': 2}
+TINY_CLUSTER = dict(TINY_CLUSTER_CFG)  # 60 pairs, 6 per identity, a random 1-layer CLIP
 
 
 def tiny_cpcl_cfg(work_dir, data_root, identity='drop', max_epochs=2, name='cpcl'):

@@ -18,11 +18,11 @@ from mmengine.runner import Runner
 import tpr_mm.engine.hooks.pseudo_label_hook as plh
 from tpr_mm.engine.hooks import PseudoLabelHook
 from tpr_mm.registry import MODELS
-from tpr_mm.testing.configs import shrink_config
+from tpr_mm.testing.configs import TINY_CLUSTER_CFG, shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HOOK_ARGS = {
-    'cluster_cfg': {'k1': 6, 'k2': 3, 'eps': 0.5, 'min_samples': 2},
+    'cluster_cfg': dict(TINY_CLUSTER_CFG),
     'progress': False,
     'dataloader': {'batch_size': 7, 'num_workers': 0},
 }

@@ -13,10 +13,10 @@ from mmengine.runner import Runner
 
 from tpr_mm.engine.hooks import PseudoLabelHook
 from tpr_mm.registry import MODELS
-from tpr_mm.testing.configs import shrink_config
+from tpr_mm.testing.configs import TINY_CLUSTER_CFG, shrink_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-CLUSTER = {'k1': 6, 'k2': 3, 'eps': 0.5, 'min_samples': 2}
+CLUSTER = dict(TINY_CLUSTER_CFG)
 
 
 def _runner(tmp):
