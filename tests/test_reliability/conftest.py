@@ -1,6 +1,7 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Shared fixtures of the reliability tests: a tiny synthetic set and configs."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -34,6 +35,9 @@ def tiny_data(tmp_path_factory) -> str:
     return root
 
 
+_config_ids = itertools.count()
+
+
 @pytest.fixture(scope='session')
 def tiny_cfg(tiny_data):
     """``make(work_dir, max_epochs=2, config=...) -> Config``: a synthetic config, shrunk.
@@ -48,7 +52,9 @@ def tiny_cfg(tiny_data):
         cfg.randomness = dict(seed=0, deterministic=True)
         for key in ('val_cfg', 'test_cfg'):
             cfg[key]['progress'] = False
-        cfg.experiment_name = f'rel_{os.path.basename(str(work_dir))}_{id(cfg)}'
+        # A counter, not id(cfg): an id is reused once its object is freed, and MMEngine's
+        # named logger/visualizer instances would then be shared between two configs.
+        cfg.experiment_name = f'rel_{os.path.basename(str(work_dir))}_{next(_config_ids)}'
         for hook in cfg.get('custom_hooks', []):
             if hook.type == 'PseudoLabelHook':
                 hook.update(cluster_cfg=dict(TINY_CLUSTER_CFG), start_epoch=0, progress=False)
