@@ -86,6 +86,7 @@ PORTED = {
     'token_selection_embedding.py': [RDE],
     'clean_division.py': [RDE],
     'consensus_division_hook.py': [RDE],
+    'loss_pass.py': [RDE],
     'caption_token_aug.py': [RDE],
     'noisy_correspondence.py': [RDE],
 }

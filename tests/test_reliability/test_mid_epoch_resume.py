@@ -35,9 +35,12 @@ def _config(tiny_cfg, work_dir, path, config='clip_sdm_synthetic.py'):
 
 
 @pytest.mark.slow  # three training launches, with 2 persistent workers per loader
-@pytest.mark.parametrize('config', ['clip_sdm_synthetic.py', 'cpcl_synthetic.py'])
+@pytest.mark.parametrize(
+    'config', ['clip_sdm_synthetic.py', 'cpcl_synthetic.py', 'rde_synthetic_noise50.py']
+)
 def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, tmp_path, config):
-    """For CPCL the epoch's pseudo labels and memories come from the checkpoint."""
+    """For CPCL the epoch's pseudo labels and memories come from the checkpoint,
+    for RDE the epoch's clean / noisy division."""
     train = os.path.join(tool.root, 'tools', 'train.py')
     ref_dir, cut_dir = str(tmp_path / 'ref'), str(tmp_path / 'cut')
     _config(tiny_cfg, ref_dir, str(tmp_path / 'ref.py'), config)
@@ -63,10 +66,15 @@ def test_sigkill_then_resume_from_iteration_checkpoint_is_exact(tiny_cfg, tool, 
         assert_same_tensors(a[key], b[key], key)
     assert a['meta']['iter'] == b['meta']['iter'] == 12
     assert not os.path.exists(os.path.join(cut_dir, 'iter_15.pth'))
+    log = sorted(glob.glob(os.path.join(cut_dir, '2*', '2*.log')))[-1]  # the resumed run's
+    with open(log) as f:
+        log = f.read()
+    state = b['state_dict']
     if config == 'cpcl_synthetic.py':
-        log = sorted(glob.glob(os.path.join(cut_dir, '2*', '2*.log')))[-1]  # the resumed run's
-        with open(log) as f:
-            assert 'resumed mid-epoch 2, keeping the labels and memories' in f.read()
-        state = b['state_dict']
+        assert 'resumed mid-epoch 2, keeping the labels and memories' in log
         assert (state['head.img_pseudo_labels'] >= 0).any()  # clusters, not all outliers
         assert state['head.img_memory.bank'].shape[0] > 0  # so the memories were exercised
+    if config.startswith('rde_'):
+        assert 'resumed mid-epoch 2, keeping the division' in log
+        weights = state['head.clean_weights']
+        assert weights.numel() == 48 and 0 < weights.sum() < 48  # both clean and noisy pairs

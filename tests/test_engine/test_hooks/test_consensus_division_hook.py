@@ -2,6 +2,7 @@
 """ConsensusDivisionHook + RDEHead end to end on the tiny, half-corrupted synthetic set."""
 
 import json
+import logging
 import os
 from types import SimpleNamespace
 
@@ -144,7 +145,7 @@ def test_the_loss_pass_has_its_own_order_each_epoch():
     """RDE iterates a shuffling DataLoader twice per epoch: two independent orders."""
     from mmengine.dataset import DefaultSampler
 
-    from tpr_mm.engine.hooks.consensus_division_hook import PASS_EPOCH_OFFSET, division_pass_epoch
+    from tpr_mm.engine.hooks.loss_pass import PASS_EPOCH_OFFSET, division_pass_epoch
 
     data = list(range(64))
     seeder = _Seeder()
@@ -172,3 +173,34 @@ def test_the_loss_pass_has_its_own_order_each_epoch():
         reference.set_epoch(epoch)
         assert trains[epoch] == list(reference)
     assert len({tuple(p) for p in passes}) == 3
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer('clean_weights', torch.ones(n))
+
+    def set_division(self, weights):  # never reached on a mid-epoch resume
+        raise AssertionError('the division was computed again')
+
+
+def _resumed_runner(kept: int, n: int = 6):
+    model = SimpleNamespace(head=_Head(kept), per_sample_losses=None)
+    loader = SimpleNamespace(dataset=list(range(n)))
+    return SimpleNamespace(
+        model=model,
+        train_dataloader=loader,
+        train_loop=SimpleNamespace(resumed_mid_epoch=True),
+        epoch=1,
+        logger=logging.getLogger('test_division_resume'),
+    )
+
+
+def test_mid_epoch_resume_keeps_the_loaded_division(caplog):
+    """No loss pass and no new division; a checkpoint without one is refused by name."""
+    hook = ConsensusDivisionHook()
+    with caplog.at_level('INFO', logger='test_division_resume'):
+        hook.before_train_epoch(_resumed_runner(kept=6))
+    assert 'resumed mid-epoch 2, keeping the division' in caplog.text
+    with pytest.raises(RuntimeError, match='holds 0 division weights for 6 pairs'):
+        hook.before_train_epoch(_resumed_runner(kept=0))

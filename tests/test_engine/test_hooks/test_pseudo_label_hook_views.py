@@ -57,7 +57,7 @@ def test_each_image_encoded_once_same_labels(tmp_path):
     n_pairs, n_images = len(train), train.metainfo['num_images']
     assert n_pairs == 2 * n_images  # two captions per image: dedup halves the forwards
     assert sum(seen) == n_images
-    assert views._loaders['image'].num_workers == 1
+    assert views.encoder.loaders['image'].num_workers == 1
     yv, yt = model.head.img_pseudo_labels.clone(), model.head.txt_pseudo_labels.clone()
 
     # Reference: one image forward per pair (the previous behaviour).

@@ -128,5 +128,25 @@ def test_head_without_division_and_bad_indices():
         model.loss(inputs, samples)
     with pytest.raises(ValueError, match='loss names must be unique'):
         RDEHead(bge_loss=dict(type='TALLoss'), tse_loss=dict(type='TALLoss'))
-    # The division is not part of checkpoints (recomputed every epoch).
-    assert 'head.clean_weights' not in model.state_dict()
+
+
+def test_division_is_saved_and_a_fresh_model_adopts_its_size():
+    """Checkpoints carry the epoch's division (a mid-epoch resume keeps it); a fresh
+    model holds none, and older checkpoints without it still load strictly."""
+    model = _model()
+    division = np.array([1, 0, 1, 1, 0], dtype=np.float32)
+    model.head.set_division(division)
+    state = model.state_dict()
+    assert torch.equal(state['head.clean_weights'], torch.from_numpy(division))
+
+    fresh = _model()
+    assert not fresh.head.has_division and fresh.head.clean_weights.shape == (0,)
+    fresh.load_state_dict(state, strict=True)  # (0,) -> (5,), no size-mismatch error
+    assert torch.equal(fresh.head.clean_weights, torch.from_numpy(division))
+
+    older = {k: v for k, v in state.items() if k != 'head.clean_weights'}
+    again = _model()
+    result = again.load_state_dict(older, strict=True)
+    assert 'head.clean_weights' not in result.missing_keys and not again.head.has_division
+    with pytest.raises(RuntimeError, match='Unexpected key'):
+        again.load_state_dict(dict(state, extra=torch.zeros(1)), strict=True)  # still strict

@@ -1,17 +1,13 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Per-epoch consensus clean/noisy division of the training pairs (RDE's CCD)."""
 
-import contextlib
 import copy
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.amp import autocast
-from tqdm import tqdm
 
 from tpr_mm.clustering.clean_division import (
     clean_probability,
@@ -20,34 +16,11 @@ from tpr_mm.clustering.clean_division import (
     split_clean,
 )
 from tpr_mm.registry import HOOKS
-from tpr_mm.utils.dist import all_gather_rows, broadcast_from_rank0
+from tpr_mm.utils.dist import broadcast_from_rank0
+
+from .loss_pass import division_pass_epoch, per_pair_losses
 
 DEFAULT_GMM_CFG = {'max_iter': 10, 'tol': 1e-2, 'reg_covar': 5e-4}
-# Added to the epoch the samplers and worker seeders see during the loss pass.
-PASS_EPOCH_OFFSET = 1_000_003
-
-
-@contextlib.contextmanager
-def division_pass_epoch(loader, epoch: int) -> Iterator[None]:
-    """Give the loss pass its own shuffle (and augmentation draws) for ``epoch``.
-
-    RDE's loss pass and training pass are two iterations of one shuffling
-    PyTorch ``DataLoader``, so they see independent orders, i.e. different
-    in-batch negatives. MMEngine's samplers shuffle by ``seed + epoch``, which
-    would give both passes of an epoch the same batches; during the pass the
-    sampler and the worker seeder (anything with ``set_epoch``) see
-    ``PASS_EPOCH_OFFSET + epoch`` instead, and ``epoch`` again afterwards, so
-    training draws exactly what it would draw without the pass.
-    """
-    parts = [getattr(loader, 'sampler', None), getattr(loader, 'worker_init_fn', None)]
-    parts = [p for p in parts if callable(getattr(p, 'set_epoch', None))]
-    for part in parts:
-        part.set_epoch(PASS_EPOCH_OFFSET + epoch)
-    try:
-        yield
-    finally:
-        for part in parts:
-            part.set_epoch(epoch)
 
 
 @HOOKS.register_module()
@@ -80,7 +53,10 @@ class ConsensusDivisionHook(Hook):
 
     Under DDP every rank computes the losses of its shard, they are gathered
     and put in dataset order by ``sample_idx``, rank 0 fits the mixtures and
-    the division is broadcast.
+    the division is broadcast. A mid-epoch resume
+    (:class:`~tpr_mm.engine.loops.MidEpochResumeTrainLoop`) keeps the division
+    stored in the checkpoint (the head's ``clean_weights`` buffer) instead of
+    dividing again from the mid-epoch weights.
 
     Args:
         gmm_cfg (dict): ``max_iter``, ``tol``, ``reg_covar`` of the mixtures.
@@ -105,9 +81,9 @@ class ConsensusDivisionHook(Hook):
     """
 
     priority = 'NORMAL'
-    # Per-epoch state from the epoch-start weights, not in the checkpoint: a
-    # mid-epoch resume (MidEpochResumeTrainLoop) is refused.
-    recomputes_epoch_state = True
+    # The epoch's division is a head buffer, saved in every checkpoint: a
+    # mid-epoch resume (MidEpochResumeTrainLoop) keeps it.
+    recomputes_epoch_state = False
 
     def __init__(
         self,
@@ -153,59 +129,10 @@ class ConsensusDivisionHook(Hook):
             self._loader = runner.build_dataloader(cfg, seed=runner.seed)
         return self._loader
 
-    @torch.no_grad()
     def compute_losses(self, model, loader) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
-        """Per-pair losses of every embedding in dataset order, and the truth if known.
-
-        Returns:
-            tuple: ``{name: (N,) float64}`` and (N,) bool ``is_clean`` (or None),
-            on every rank.
-        """
-        was_training = model.training
-        model.eval()
-        index, losses, truth = [], {}, []
-        bar = tqdm(
-            total=len(loader),
-            desc='division: per-pair losses',
-            leave=False,
-            dynamic_ncols=True,
-            disable=not (self.progress and is_main_process()),
-        )
-        for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            samples = data['data_samples']
-            with autocast(enabled=self.fp16):
-                out = model.per_sample_losses(data['inputs'], samples)
-            for name, value in out.items():
-                losses.setdefault(name, []).append(value.detach().float())
-            index.extend(int(s.sample_idx) for s in samples)
-            truth.extend(int(s.get('is_clean', -1)) for s in samples)
-            bar.update(1)
-        bar.close()
-        model.train(was_training)
-        device = next(iter(losses.values()))[0].device
-        index = all_gather_rows(torch.tensor(index, dtype=torch.long, device=device))
-        truth = all_gather_rows(torch.tensor(truth, dtype=torch.long, device=device))
-        index, truth = index.cpu().numpy(), truth.cpu().numpy()
-        n = len(loader.dataset)
-        if index.size and (index.min() < 0 or index.max() >= n):
-            raise IndexError(f'ConsensusDivisionHook: sample_idx outside 0..{n - 1}')
-        missing = n - np.unique(index).size
-        if missing:
-            raise RuntimeError(
-                f'ConsensusDivisionHook: {missing} of {n} training pairs got no loss; the '
-                'loader must cover the whole dataset (no drop_last)'
-            )
-        ordered = {}
-        for name, parts in losses.items():
-            values = all_gather_rows(torch.cat(parts)).cpu().numpy().astype(np.float64)
-            ordered[name] = np.zeros(n, dtype=np.float64)
-            ordered[name][index] = values  # padded repeats hold the same pair
-        is_clean = None
-        if (truth >= 0).all():
-            is_clean = np.zeros(n, dtype=bool)
-            is_clean[index] = truth.astype(bool)
-        return ordered, is_clean
+        """Per-pair losses of every embedding in dataset order, and the truth if known
+        (:func:`~tpr_mm.engine.hooks.loss_pass.per_pair_losses`)."""
+        return per_pair_losses(model, loader, self.fp16, self.progress)
 
     def divide(
         self, losses: Dict[str, np.ndarray], epoch: int, seed: int, is_clean=None
@@ -265,6 +192,9 @@ class ConsensusDivisionHook(Hook):
                 f'ConsensusDivisionHook: the loss pass covers {n} pairs but the training '
                 f'dataset has {n_train}; they must be the same split and view'
             )
+        if getattr(getattr(runner, 'train_loop', None), 'resumed_mid_epoch', False):
+            self._keep_loaded_division(runner, head, n)
+            return
         with division_pass_epoch(loader, runner.epoch):
             losses, is_clean = self.compute_losses(model, loader)
         seed = runner.seed if self.seed is None else self.seed
@@ -275,6 +205,24 @@ class ConsensusDivisionHook(Hook):
         weights, stats = broadcast_from_rank0(division, 2, 'ConsensusDivisionHook: division')
         head.set_division(weights)
         self._log(runner, stats)
+
+    def _keep_loaded_division(self, runner, head, n: int) -> None:
+        """A mid-epoch resume keeps the division loaded from the checkpoint.
+
+        It came from the epoch-start weights, which are gone; dividing again
+        from the mid-epoch weights would change the run.
+        """
+        kept = head.clean_weights.numel()
+        if kept != n:
+            raise RuntimeError(
+                f'ConsensusDivisionHook: resumed mid-epoch {runner.epoch + 1}, but the '
+                f'checkpoint holds {kept} division weights for {n} pairs (written before '
+                'checkpoints stored the division?); resume from an epoch checkpoint'
+            )
+        runner.logger.info(
+            f'clean/noisy division: resumed mid-epoch {runner.epoch + 1}, keeping the '
+            'division stored in the checkpoint'
+        )
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         # The train loop calls model.train() after before_train_epoch; undo it per iteration.

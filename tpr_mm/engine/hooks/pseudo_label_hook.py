@@ -5,7 +5,6 @@ Source: the per-epoch clustering loop of
 alibaba/cluster-contrast-reid:examples/cluster_contrast_train_usl.py.
 """
 
-import copy
 import re
 import time
 from typing import Dict, Optional, Sequence, Tuple
@@ -18,10 +17,10 @@ from mmengine.model import is_model_wrapper
 from tpr_mm.clustering import cluster_pseudo_labels
 from tpr_mm.clustering.oplm import OPLM_RULES, outlier_pseudo_label_mining
 from tpr_mm.clustering.quality import pseudo_label_quality
-from tpr_mm.registry import DATASETS, HOOKS
+from tpr_mm.registry import HOOKS
 from tpr_mm.utils.dist import broadcast_from_rank0
 
-from .view_encoding import encode_view, gather_by_id, view_ids
+from .train_pair_encoder import TrainPairEncoder
 
 DEFAULT_CLUSTER_CFG = {'k1': 30, 'k2': 6, 'eps': 0.6, 'min_samples': 4}
 
@@ -101,8 +100,6 @@ class PseudoLabelHook(Hook):
         progress: bool = True,
         unique_images: bool = True,
     ) -> None:
-        self.dataloader_cfg = copy.deepcopy(dataloader) if dataloader else {'batch_size': 128}
-        self.eval_pipeline = copy.deepcopy(eval_pipeline) if eval_pipeline is not None else None
         self.cluster_cfg = dict(DEFAULT_CLUSTER_CFG, **(cluster_cfg or {}))
         self.oplm = oplm
         self.oplm_gate = oplm_gate
@@ -115,115 +112,21 @@ class PseudoLabelHook(Hook):
         self.oplm_rule = oplm_rule
         self.start_epoch = start_epoch
         self.head = head
-        self.fp16 = fp16
-        self.progress = progress
-        self.unique_images = unique_images
-        self._loaders: Dict[str, object] = {}
-        self._pairs = self._pair_ids = self._view_ids = None
-
-    def _index_pairs(self, runner) -> None:
-        """image_id / caption_id of every training pair (annotations only)."""
-        if self._pair_ids is None:
-            self._pairs = DATASETS.build(self._loader_cfg(runner, 'pair')['dataset'])
-            self._pair_ids = (
-                view_ids(self._pairs, 'image_id'),
-                view_ids(self._pairs, 'caption_id'),
-            )
-
-    def _num_pairs(self, runner) -> int:
-        if self._use_views(runner):
-            self._index_pairs(runner)
-            return len(self._pair_ids[0])
-        return len(self._get_loader(runner, 'pair').dataset)
-
-    # -- dataloaders --------------------------------------------------------
-    def _loader_cfg(self, runner, modality: str = 'pair') -> dict:
-        cfg = copy.deepcopy(self.dataloader_cfg)
-        cfg.setdefault('sampler', {'type': 'DefaultSampler', 'shuffle': False})
-        train = runner.cfg.get('train_dataloader') or {}
-        # Worker settings follow the training loader unless the hook sets its own.
-        for key in ('num_workers', 'persistent_workers', 'pin_memory'):
-            if key not in cfg and key in train:
-                cfg[key] = train[key]
-        cfg.setdefault('num_workers', 0)
-        if cfg['num_workers'] == 0:
-            cfg['persistent_workers'] = False
-        if 'dataset' in cfg:
-            return cfg
-        if 'dataset' not in train:
-            raise ValueError(
-                'PseudoLabelHook: give dataloader.dataset or a train_dataloader '
-                'with a dataset config'
-            )
-        dataset = copy.deepcopy(train['dataset'])
-        pipeline = self.eval_pipeline
-        for key in ('test_dataloader', 'val_dataloader'):
-            loader = runner.cfg.get(key)
-            if pipeline is None and loader and 'pipeline' in loader.get('dataset', {}):
-                pipeline = copy.deepcopy(loader['dataset']['pipeline'])
-        if pipeline is None:
-            raise ValueError('PseudoLabelHook: set eval_pipeline (no test/val pipeline to reuse)')
-        dataset.update(modality=modality, pipeline=pipeline)
-        cfg['dataset'] = dataset
-        return cfg
-
-    def _get_loader(self, runner, modality: str = 'pair'):
-        if modality not in self._loaders:
-            cfg = self._loader_cfg(runner, modality)
-            self._loaders[modality] = runner.build_dataloader(cfg, seed=runner.seed)
-        return self._loaders[modality]
-
-    @property
-    def _loader(self):
-        """The pair-view loader (built by :meth:`encode_train` when used)."""
-        return self._loaders.get('pair')
-
-    def _use_views(self, runner) -> bool:
-        """Encode images and captions separately unless the hook was given its
-        own dataset (whose views it cannot derive) or told not to."""
-        return self.unique_images and 'dataset' not in self.dataloader_cfg
-
-    # -- encoding -----------------------------------------------------------
-    def encode(self, model, loader) -> Tuple[np.ndarray, np.ndarray]:
-        """Unit image and text features of every pair of a pair-view loader,
-        in dataset order (one image forward per pair).
-
-        Returns:
-            tuple[np.ndarray, np.ndarray]: (N, D) float32 each, on every rank.
-        """
-        out = encode_view(
-            model, loader, ('img', 'text'), self.fp16, self.progress, 'clustering: encoding pairs'
+        self.encoder = TrainPairEncoder(
+            dataloader if dataloader else {'batch_size': 128},
+            eval_pipeline,
+            unique_images,
+            fp16,
+            progress,
         )
-        return out['img'], out['text']
 
     def encode_train(self, model, runner) -> Tuple[np.ndarray, np.ndarray]:
         """Unit image and text features of every training pair, in dataset order.
 
-        With ``unique_images`` every image is encoded once (the ``'image'``
-        view) and every caption once (the ``'text'`` view); the pair rows are
-        gathered through ``image_id`` / ``caption_id``.
-
         Returns:
             tuple[np.ndarray, np.ndarray]: (N, D) float32 each, on every rank.
         """
-        if not self._use_views(runner):
-            return self.encode(model, self._get_loader(runner, 'pair'))
-        self._index_pairs(runner)
-        images, texts = self._get_loader(runner, 'image'), self._get_loader(runner, 'text')
-        img = encode_view(
-            model, images, ('img',), self.fp16, self.progress, 'clustering: encoding images'
-        )['img']
-        txt = encode_view(
-            model, texts, ('text',), self.fp16, self.progress, 'clustering: encoding captions'
-        )['text']
-        if self._view_ids is None:
-            self._view_ids = (
-                view_ids(images.dataset, 'image_id'),
-                view_ids(texts.dataset, 'caption_id'),
-            )
-        img = gather_by_id(img, self._view_ids[0], self._pair_ids[0], 'image_id')
-        txt = gather_by_id(txt, self._view_ids[1], self._pair_ids[1], 'caption_id')
-        return img, txt
+        return self.encoder.encode(model, runner)
 
     # -- labels -------------------------------------------------------------
     def compute_labels(
@@ -261,7 +164,7 @@ class PseudoLabelHook(Hook):
                 f'PseudoLabelHook: model.{self.head} has no set_pseudo_labels; '
                 'use a head such as CPCLHead'
             )
-        n = self._num_pairs(runner)
+        n = self.encoder.num_pairs(runner)
         n_train = len(runner.train_dataloader.dataset)
         if n != n_train:
             raise ValueError(
@@ -280,7 +183,7 @@ class PseudoLabelHook(Hook):
             )
             return
         img, txt = self.encode_train(model, runner)
-        pairs = self._pairs if self._use_views(runner) else self._loader.dataset
+        pairs = self.encoder.pairs(runner)
 
         def labels():
             return self.compute_labels(img, txt, self._true_pids(pairs))

@@ -28,11 +28,11 @@ class MidEpochResumeTrainLoop(EpochBasedTrainLoop):
 
     Hooks that compute per-epoch state at ``before_train_epoch`` from the
     epoch-start weights and keep it outside the checkpoint (class attribute
-    ``recomputes_epoch_state = True``: RDE's clean / noisy division) would
-    recompute it from the mid-epoch weights; a mid-epoch resume with such a
-    hook is refused with an error naming it. A hook whose epoch state is in
-    the checkpoint reads :attr:`resumed_mid_epoch` to keep it (CPCL's
-    pseudo labels and memories are head buffers).
+    ``recomputes_epoch_state = True``, e.g. a user's hook) would recompute it
+    from the mid-epoch weights; a mid-epoch resume with such a hook is
+    refused with an error naming it. A hook whose epoch state is in the
+    checkpoint reads :attr:`resumed_mid_epoch` to keep it (CPCL's pseudo
+    labels and memories and RDE's clean / noisy division are head buffers).
 
     Args:
         runner: The runner.

@@ -25,8 +25,11 @@ class RDEHead(BaseRetrievalHead):
     The division is installed before every epoch by
     :class:`~tpr_mm.engine.hooks.ConsensusDivisionHook` through
     :meth:`set_division` and looked up by each sample's ``sample_idx``. It is
-    kept in a non-persistent buffer: checkpoints do not carry it, and the hook
-    recomputes it at the start of every (also a resumed) epoch.
+    a buffer saved in every checkpoint, so a mid-epoch resume
+    (:class:`~tpr_mm.engine.loops.MidEpochResumeTrainLoop`) keeps the division
+    the epoch began with; at an epoch boundary the hook divides again. A
+    checkpoint written before the buffer was persistent loads without it (the
+    hook divides at the next epoch start; a mid-epoch resume from it is refused).
 
     The retriever passes BGE as ``RetrievalFeatures.img_global`` /
     ``text_global`` and TSE as ``extras['img_tse']`` / ``extras['text_tse']``;
@@ -60,7 +63,7 @@ class RDEHead(BaseRetrievalHead):
             losses={'bge': bge_loss, 'tse': tse_loss}, label_key=label_key, init_cfg=init_cfg
         )
         self.require_division = require_division
-        self.register_buffer('clean_weights', torch.zeros(0), persistent=False)
+        self.register_buffer('clean_weights', torch.zeros(0))
 
     @property
     def has_division(self) -> bool:
@@ -76,6 +79,21 @@ class RDEHead(BaseRetrievalHead):
                 f'RDEHead.set_division: expected (N,) weights, got {tuple(weights.shape)}'
             )
         self.clean_weights = weights.to(self.clean_weights.device)
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # N is only known once the hook ran: adopt the stored (N,) shape. Checkpoints
+        # written before the buffer was persistent hold no division: not an error.
+        key = prefix + 'clean_weights'
+        stored = state_dict.get(key)
+        if torch.is_tensor(stored) and stored.shape != self.clean_weights.shape:
+            self.clean_weights = self.clean_weights.new_zeros(stored.shape)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        if stored is None and key in missing_keys:
+            missing_keys.remove(key)
 
     def lookup_weights(self, data_samples: Sequence, device: torch.device) -> torch.Tensor:
         """(B,) division weights of a batch, found by ``sample_idx``."""
