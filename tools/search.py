@@ -17,6 +17,7 @@ from tpr_mm.apis import (
     CorruptIndexError,
     FingerprintMismatchError,
     GalleryIndex,
+    IndexChangedError,
     TextImageInferencer,
     draw_result_grid,
     index_image_folder,
@@ -82,8 +83,9 @@ def main(argv=None) -> int:
             )
             return 0
         index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
-    except (FingerprintMismatchError, CorruptIndexError, OSError) as exc:
-        # OSError: an unreadable image (named); nothing was saved, the old index is unchanged.
+    except (FingerprintMismatchError, CorruptIndexError, IndexChangedError, OSError) as exc:
+        # OSError: an unreadable image (named), or the folder stayed locked (IndexBusyError);
+        # nothing was saved, the old index is unchanged.
         print(f'error: {exc}', file=sys.stderr)
         return 2
     results = search_text(inferencer, index, args.text, args.k)

@@ -32,6 +32,7 @@ from tpr_mm.apis import (
     CorruptIndexError,
     FingerprintMismatchError,
     GalleryIndex,
+    IndexBusyError,
     TextImageInferencer,
 )
 
@@ -223,7 +224,7 @@ def main(argv=None) -> None:
     inferencer = TextImageInferencer(args.config, args.checkpoint, device=args.device)
     try:
         index = GalleryIndex.load(args.index_dir, fingerprint=inferencer.fingerprint())
-    except (FingerprintMismatchError, CorruptIndexError, FileNotFoundError) as exc:
+    except (FingerprintMismatchError, CorruptIndexError, IndexBusyError, FileNotFoundError) as exc:
         sys.exit(f'error: {exc}')
     with open(PAGE, 'rb') as f:
         page = f.read()

@@ -71,7 +71,7 @@ def test_save_load_roundtrip_and_fingerprint_refusal(tmp_path):
     index = GalleryIndex(6, fingerprint=fp).build(g, [f'/g/{i}.png' for i in range(19)])
     index.save(str(tmp_path))
     names = sorted(os.listdir(tmp_path))
-    assert len(names) == 2 and names[1] == 'index_meta.json'
+    assert len(names) == 3 and names[1:] == ['index.lock', 'index_meta.json']
     assert re.fullmatch(r'index-[0-9a-f]{16}\.faiss', names[0]), names
     loaded = GalleryIndex.load(str(tmp_path), fingerprint=dict(fp))
     assert loaded.paths == index.paths and loaded.fingerprint == fp

@@ -12,6 +12,7 @@ import pytest
 
 from tpr_mm.apis import CorruptIndexError, GalleryIndex
 from tpr_mm.apis.index_files import META_FILE
+from tpr_mm.apis.index_lock import LOCK_FILE
 
 N, DIM = 12, 6
 
@@ -96,7 +97,8 @@ def test_a_crash_at_any_step_of_save_leaves_a_consistent_index(tmp_path, monkeyp
             break
         # the next save cleans up what the crash left
         new.save(folder)
-        assert sorted(os.listdir(folder))[-1] == META_FILE and len(os.listdir(folder)) == 2
+        names = sorted(os.listdir(folder))  # one faiss file, the metadata, the lock file
+        assert names[-2:] == [LOCK_FILE, META_FILE] and len(names) == 3
     # both sides of the commit were hit, and the save finished eventually
     assert ('write_index', 'old') in outcomes and outcomes[-1] == (None, 'new')
     assert ('replace', 'old') in outcomes and any(c == 'remove' for c, _ in outcomes)
@@ -187,7 +189,7 @@ def test_version_1_folders_still_load_and_are_upgraded(tmp_path):
     assert _same(loaded, index)
     loaded.save(str(tmp_path))
     names = sorted(os.listdir(tmp_path))
-    assert 'index.faiss' not in names and len(names) == 2
+    assert 'index.faiss' not in names and len(names) == 3  # + index.lock
     assert _same(GalleryIndex.load(str(tmp_path)), index)
 
 
@@ -202,7 +204,7 @@ def test_save_deletes_only_the_faiss_file_its_metadata_named(tmp_path):
     second = _index(1, 'b')
     second.save(str(tmp_path))  # replaces the file the first save's metadata named
     new = json.loads((tmp_path / META_FILE).read_text())['index_file']
-    assert sorted(os.listdir(tmp_path)) == sorted([*theirs, META_FILE, new])
+    assert sorted(os.listdir(tmp_path)) == sorted([*theirs, META_FILE, LOCK_FILE, new])
     assert not (tmp_path / ours).exists()
     for name, data in theirs.items():
         assert (tmp_path / name).read_bytes() == data
@@ -215,5 +217,5 @@ def test_save_refuses_a_folder_whose_metadata_is_not_an_index(tmp_path, content)
     (tmp_path / 'index.faiss').write_bytes(b'user data')
     with pytest.raises(CorruptIndexError, match='Refusing to save an index over it: nothing in'):
         _index(0, 'a').save(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == sorted([META_FILE, 'index.faiss'])
+    assert sorted(os.listdir(tmp_path)) == sorted([META_FILE, 'index.faiss'])  # not even a lock
     assert (tmp_path / META_FILE).read_text() == content

@@ -230,3 +230,40 @@ def test_an_unreadable_image_is_named_and_the_index_is_kept(
     assert len(errors) == 1 and 'zz_empty.jpg' in errors[0] and 'Traceback' not in err
     after = {n: open(osp.join(index_dir, n), 'rb').read() for n in os.listdir(index_dir)}
     assert after == before
+
+
+def test_an_append_racing_another_save_is_refused_and_loses_nothing(
+    indexed, gallery, tiny_model, tmp_path, capsys, monkeypatch
+):
+    """Another process saves the index while this append encodes: the append stops with
+    exit status 2 instead of dropping the other save's images; run again, it appends."""
+    from tpr_mm.apis import GalleryIndex
+
+    cfg, ckpt, _ = tiny_model
+    images, index_dir = str(tmp_path / 'images'), str(tmp_path / 'index')
+    shutil.copytree(gallery[0], images)
+    shutil.copytree(indexed, index_dir)
+    os.mkdir(osp.join(images, 'new'))
+    new = write_person_images(osp.join(images, 'new'), 2, seed=11, size=(40, 18))
+    encode = TextImageInferencer.encode_images
+    raced = []
+
+    def encode_while_another_process_saves(self, paths, **kwargs):
+        feats = encode(self, paths, **kwargs)
+        if not raced:  # the other appender: its own load, add and save
+            other = GalleryIndex.load(index_dir)
+            other.add(feats[:1], ['/elsewhere/other.png']).save(index_dir)
+            raced.append(True)
+        return feats
+
+    monkeypatch.setattr(TextImageInferencer, 'encode_images', encode_while_another_process_saves)
+    argv = ['index', '--config', cfg, '--checkpoint', ckpt, '--images', images]
+    argv += ['--index-dir', index_dir, '--append']
+    assert search.main(argv) == 2
+    err = capsys.readouterr().err
+    assert 'error: ' in err and 'another process saved this gallery index' in err
+    assert GalleryIndex.load(index_dir).paths[-1] == '/elsewhere/other.png'  # kept
+
+    assert search.main(argv) == 0  # loads the new index and appends to it
+    paths = GalleryIndex.load(index_dir).paths
+    assert '/elsewhere/other.png' in paths and sorted(new) == paths[-2:]

@@ -4,7 +4,8 @@
 from .gallery_index import GalleryIndex
 from .image_search import index_image_folder, list_images, search_text
 from .index_factory import ivfpq_factory
-from .index_files import CorruptIndexError, FingerprintMismatchError
+from .index_files import CorruptIndexError, FingerprintMismatchError, IndexChangedError
+from .index_lock import IndexBusyError
 from .inferencer import TextImageInferencer
 from .prepare_data import prepare_data, synthetic_sets
 from .rehearsal import RehearsalHook, run_rehearsal
@@ -14,6 +15,8 @@ __all__ = [
     'GalleryIndex',
     'FingerprintMismatchError',
     'CorruptIndexError',
+    'IndexChangedError',
+    'IndexBusyError',
     'ivfpq_factory',
     'TextImageInferencer',
     'index_image_folder',

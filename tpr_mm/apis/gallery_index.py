@@ -1,7 +1,6 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """A faiss index over gallery embeddings that remembers which model made them."""
 
-import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
@@ -10,16 +9,11 @@ import numpy as np
 from mmengine.logging import print_log
 
 from .index_factory import ivfpq_factory
-from .index_files import (
-    META_FILE,
-    META_VERSION,
-    CorruptIndexError,
-    begin_save,
-    check_fingerprint,
-    commit_meta,
-    finish_save,
-    read_meta,
-)
+from .index_folder import read_index_folder, write_index_folder
+from .index_meta import META_FILE
+
+# META_FILE was importable from here before the folder code moved out; it stays so.
+__all__ = ['GalleryIndex', 'META_FILE']
 
 
 def _gpu_available() -> bool:
@@ -73,6 +67,7 @@ class GalleryIndex:
         self.factory: Optional[str] = None
         self._gpu_index = None
         self._gpu_res = None
+        self._source: Optional[Tuple[str, str]] = None  # (folder, faiss file) it was read from
         if index_type not in ('flat', 'ivfpq'):
             self._create(index_type)  # a bad factory string fails here, not later
         elif index_type == 'flat':
@@ -214,15 +209,17 @@ class GalleryIndex:
 
         The pair changes with one rename (see :mod:`tpr_mm.apis.index_files`):
         a crash at any point leaves the previous index or the new one, never
-        new vectors with old paths.
+        new vectors with old paths. The folder is locked for the save
+        (:mod:`tpr_mm.apis.index_lock`); an index loaded from ``index_dir``
+        is not saved back over another process's later save
+        (:class:`~tpr_mm.apis.index_files.IndexChangedError`).
         """
         if self.index is None:
             raise RuntimeError('nothing to save: the index was never built')
-        os.makedirs(index_dir, exist_ok=True)
-        previous, index_file = begin_save(index_dir)  # refuses a folder that is not an index's
-        faiss.write_index(self.index, osp.join(index_dir, index_file))
-        meta = dict(
-            version=META_VERSION,
+        source, expected = self._source or (None, None)
+        if source != osp.realpath(index_dir):
+            expected = None  # a new index or another folder: replacing it is the intent
+        settings = dict(
             dim=self.dim,
             index_type=self.index_type,
             factory=self.factory,
@@ -232,18 +229,16 @@ class GalleryIndex:
             train_size=self.train_size,
             fingerprint=self.fingerprint,
             ntotal=self.ntotal,
-            index_file=index_file,
-            index_bytes=osp.getsize(osp.join(index_dir, index_file)),
             paths=self.paths,
         )
-        commit_meta(index_dir, meta)
-        finish_save(index_dir, previous, keep=index_file)
+        index_file = write_index_folder(index_dir, self.index, settings, expected)
+        self._source = (osp.realpath(index_dir), index_file)
 
     @classmethod
     def load(
         cls, index_dir: str, fingerprint: Optional[dict] = None, use_gpu: Optional[bool] = None
     ) -> 'GalleryIndex':
-        """Read an index saved by :meth:`save`.
+        """Read an index saved by :meth:`save` (under a shared lock).
 
         Args:
             index_dir (str): Folder with ``index_meta.json`` and the faiss file
@@ -259,23 +254,7 @@ class GalleryIndex:
                 (naming the field), an unreadable faiss file, or files that do
                 not belong together.
         """
-        meta_path = osp.join(index_dir, META_FILE)
-        if not osp.isfile(meta_path):
-            raise FileNotFoundError(f'no gallery index in {index_dir}: {meta_path} is missing')
-        meta = read_meta(meta_path)
-        index_path = osp.join(index_dir, meta['index_file'])
-        if not osp.isfile(index_path):
-            raise FileNotFoundError(
-                f'no gallery index in {index_dir}: {index_path} (named by {META_FILE}) is missing'
-            )
-        size = osp.getsize(index_path)
-        if meta.get('index_bytes', size) != size:
-            raise CorruptIndexError(
-                f'{index_path} has {size} bytes but {meta_path} records '
-                f'{meta["index_bytes"]}; the files do not belong together — rebuild the index'
-            )
-        if fingerprint is not None:
-            check_fingerprint(meta.get('fingerprint'), fingerprint, index_dir)
+        meta, index = read_index_folder(index_dir, fingerprint)
         self = cls(
             meta['dim'],
             'flat',
@@ -287,19 +266,7 @@ class GalleryIndex:
             train_size=meta.get('train_size', 100_000),
         )
         self.index_type, self.factory = meta['index_type'], meta['factory']
-        try:
-            self.index = faiss.read_index(index_path)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CorruptIndexError(
-                f'{index_path}: faiss cannot read it ({first}); rebuild the index'
-            ) from None
-        self.paths = list(meta['paths'])
-        if self.index.ntotal != len(self.paths) or self.index.d != self.dim:
-            raise CorruptIndexError(
-                f'{index_dir}: {meta["index_file"]} holds {self.index.ntotal} vectors of '
-                f'dim {self.index.d} but {META_FILE} lists {len(self.paths)} '
-                f'paths of dim {self.dim}; rebuild the index'
-            )
+        self.index, self.paths = index, list(meta['paths'])
         self._apply_search_params()
+        self._source = (osp.realpath(index_dir), meta['index_file'])
         return self

@@ -7,7 +7,8 @@ from typing import List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from .gallery_index import META_FILE, GalleryIndex
+from .gallery_index import GalleryIndex
+from .index_meta import META_FILE
 from .inferencer import TextImageInferencer
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
