@@ -99,8 +99,11 @@ def test_test_tool_with_3_of_the_models_tensors(tool_cfg, tmp_path, monkeypatch,
     assert 'allow_missing_keys=True' in message
     assert 'Text-to-image retrieval' not in capsys.readouterr().out  # no results table
 
-    # The explicit opt-in evaluates (the 3 tensors loaded, the rest as initialised).
-    run_tool(monkeypatch, 'test.py', cfg_path, path, '--cfg-options', 'allow_missing_keys=True')
+    # The explicit opt-in evaluates (the 3 tensors loaded, the rest as initialised). Its own
+    # experiment name: within the same second, the first run's would name MMEngine's logger,
+    # visualizer and scope instances again (a warning).
+    options = ['allow_missing_keys=True', f'experiment_name={cfg.experiment_name}_optin']
+    run_tool(monkeypatch, 'test.py', cfg_path, path, '--cfg-options', *options)
     assert 'Text-to-image retrieval on the test split' in capsys.readouterr().out
 
 

@@ -22,6 +22,7 @@ from tpr_mm.registry import RUNNERS
 from tpr_mm.utils.mmengine_compat import mark_checkpoint_loaded
 
 from .dist_backend import cpu_process_group_kwargs, use_gloo_without_cuda
+from .loader_workers import release_idle_workers, track_persistent_workers
 from .resume_candidates import resume_candidates
 
 __all__ = ['TPRRunner', 'CheckpointMismatchError', 'checkpoint_mismatches']
@@ -102,6 +103,10 @@ class TPRRunner(Runner):
       :class:`~tpr_mm.datasets.samplers.EpochWorkerSeeder` (worker RNGs seeded
       from seed, epoch, rank and worker id at every epoch, also with
       persistent workers; workers exit when the trainer dies).
+    * **Idle workers released**: persistent DataLoader workers are shut down
+      when ``train()``, ``val()`` or ``test()`` returns
+      (:mod:`~tpr_mm.engine.runner.loader_workers`), not 5 s per worker later
+      when the garbage collector frees the runner.
     * **Expected hooks**: the base runtime lists
       :class:`~tpr_mm.engine.hooks.RNGStateHook` (exact resume) and
       :class:`~tpr_mm.engine.hooks.DataIssueReportHook` in ``default_hooks``;
@@ -263,7 +268,25 @@ class TPRRunner(Runner):
         if isinstance(dataloader, dict) and 'worker_init_fn' not in dataloader:
             quiet = bool(dataloader.get('disable_subprocess_warning', False))
             attach_epoch_seeder(loader, seed, get_rank(), disable_subprocess_warning=quiet)
-        return loader
+        return track_persistent_workers(loader)
+
+    def train(self):
+        try:
+            return super().train()
+        finally:
+            release_idle_workers()
+
+    def val(self) -> dict:
+        try:
+            return super().val()
+        finally:
+            release_idle_workers()
+
+    def test(self) -> dict:
+        try:
+            return super().test()
+        finally:
+            release_idle_workers()
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         if default_hooks is not None:
