@@ -3,11 +3,13 @@
 
 import os
 
+import numpy as np
+import pytest
 import torch
 import torch.distributed as torch_dist
 from gloo_spawn import spawn_gloo
 
-from tpr_mm.utils.dist import all_gather_rows
+from tpr_mm.utils.dist import all_gather_rows, gather_sample_index, rows_in_dataset_order
 
 
 def test_single_process_returns_the_tensor_itself():
@@ -71,3 +73,18 @@ def test_a_failure_on_rank0_reaches_the_other_ranks_instead_of_hanging(tmp_path)
     rank0, rank1 = _run_broadcast(tmp_path, fail=True)
     assert rank0 == ('ValueError', 'no clusters found')
     assert rank1 == ('RuntimeError', 'clustering failed on rank 0: ValueError: no clusters found')
+
+
+def test_rows_go_back_to_dataset_order_and_uncovered_items_are_refused():
+    """Naive statement: row i belongs to item index[i]; a padded repeat is the same item."""
+    index = gather_sample_index([2, 0, 3, 1, 2], 4, torch.device('cpu'), 'T', 'items missed')
+    rows = torch.tensor([[20.0], [0.0], [30.0], [10.0], [20.0]])
+    ordered = rows_in_dataset_order(rows, index, 4, np.float64)
+    want = np.zeros((4, 1))
+    for i, item in enumerate([2, 0, 3, 1, 2]):
+        want[item] = rows[i].numpy()
+    assert ordered.dtype == np.float64 and np.array_equal(ordered, want)
+    with pytest.raises(RuntimeError, match='T: 1 of 4 items missed'):
+        gather_sample_index([0, 1, 1, 3], 4, torch.device('cpu'), 'T', 'items missed')
+    with pytest.raises(IndexError, match=r'T: sample_idx outside 0\.\.3'):
+        gather_sample_index([0, 4], 4, torch.device('cpu'), 'T', 'items missed')

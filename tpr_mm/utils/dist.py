@@ -1,12 +1,14 @@
 # Copyright (c) tpr_mm contributors. All rights reserved.
 """Distributed helpers shared by models, engine hooks and metrics.
 
-Gathering row tensors of different lengths from every rank; running a step on
-rank 0 and sending its result, or its failure, to every rank.
+Gathering row tensors of different lengths from every rank, and putting rows
+gathered from sharded loaders back in dataset order; running a step on rank 0
+and sending its result, or its failure, to every rank.
 """
 
 from typing import Callable, List, Sequence
 
+import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import broadcast_object_list, get_rank, get_world_size
@@ -70,3 +72,48 @@ def all_gather_rows(tensor: torch.Tensor) -> torch.Tensor:
     chunks = [torch.empty_like(padded) for _ in range(world_size)]
     torch_dist.all_gather(chunks, padded.contiguous())
     return torch.cat([chunk[:n] for chunk, n in zip(chunks, sizes)], dim=0)
+
+
+def gather_sample_index(
+    sample_idx: Sequence[int], n: int, device: torch.device, owner: str, missing: str
+) -> np.ndarray:
+    """Every rank's ``sample_idx`` (in :func:`all_gather_rows` order), checked to cover ``0..n-1``.
+
+    Args:
+        sample_idx (Sequence[int]): This rank's dataset indices, one per row.
+        n (int): Dataset size.
+        device (torch.device): Device of the gather (the rows' device).
+        owner (str): Who asks, for the errors.
+        missing (str): Completes ``'<owner>: <k> of <n> '`` when ``k`` items
+            have no row, e.g. ``'items were not encoded; ...'``.
+
+    Returns:
+        np.ndarray: (M,) int64, M >= n (samplers may pad with repeats).
+    """
+    index = torch.tensor(list(sample_idx), dtype=torch.long, device=device)
+    index = all_gather_rows(index).cpu().numpy()
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f'{owner}: sample_idx outside 0..{n - 1}')
+    uncovered = n - np.unique(index).size
+    if uncovered:
+        raise RuntimeError(f'{owner}: {uncovered} of {n} {missing}')
+    return index
+
+
+def rows_in_dataset_order(rows: torch.Tensor, index: np.ndarray, n: int, dtype) -> np.ndarray:
+    """Gather ``rows`` of every rank and put row ``i`` at ``index[i]``.
+
+    Args:
+        rows (Tensor): (m_r, ...) this rank's rows, in its ``sample_idx`` order.
+        index (np.ndarray): (M,) from :func:`gather_sample_index`.
+        n (int): Dataset size.
+        dtype: NumPy dtype of the result.
+
+    Returns:
+        np.ndarray: (n, ...) on every rank; a padded repeat writes the same
+        item's row again.
+    """
+    gathered = all_gather_rows(rows).cpu().numpy()
+    ordered = np.zeros((n, *gathered.shape[1:]), dtype=dtype)
+    ordered[index] = gathered
+    return ordered

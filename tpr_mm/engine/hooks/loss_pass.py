@@ -16,7 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner.amp import autocast
 from tqdm import tqdm
 
-from tpr_mm.utils.dist import all_gather_rows
+from tpr_mm.utils.dist import gather_sample_index, rows_in_dataset_order
 
 # Added to the epoch the samplers and worker seeders see during the loss pass.
 PASS_EPOCH_OFFSET = 1_000_003
@@ -85,25 +85,13 @@ def per_pair_losses(
     bar.close()
     model.train(was_training)
     device = next(iter(losses.values()))[0].device
-    index = all_gather_rows(torch.tensor(index, dtype=torch.long, device=device))
-    truth = all_gather_rows(torch.tensor(truth, dtype=torch.long, device=device))
-    index, truth = index.cpu().numpy(), truth.cpu().numpy()
     n = len(loader.dataset)
-    if index.size and (index.min() < 0 or index.max() >= n):
-        raise IndexError(f'ConsensusDivisionHook: sample_idx outside 0..{n - 1}')
-    missing = n - np.unique(index).size
-    if missing:
-        raise RuntimeError(
-            f'ConsensusDivisionHook: {missing} of {n} training pairs got no loss; the '
-            'loader must cover the whole dataset (no drop_last)'
-        )
-    ordered = {}
-    for name, parts in losses.items():
-        values = all_gather_rows(torch.cat(parts)).cpu().numpy().astype(np.float64)
-        ordered[name] = np.zeros(n, dtype=np.float64)
-        ordered[name][index] = values  # padded repeats hold the same pair
-    is_clean = None
-    if (truth >= 0).all():
-        is_clean = np.zeros(n, dtype=bool)
-        is_clean[index] = truth.astype(bool)
+    missing = 'training pairs got no loss; the loader must cover the whole dataset (no drop_last)'
+    index = gather_sample_index(index, n, device, 'ConsensusDivisionHook', missing)
+    ordered = {
+        name: rows_in_dataset_order(torch.cat(parts), index, n, np.float64)
+        for name, parts in losses.items()
+    }
+    truth = rows_in_dataset_order(torch.tensor(truth, device=device), index, n, np.int64)
+    is_clean = truth.astype(bool) if (truth >= 0).all() else None
     return ordered, is_clean

@@ -16,7 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner.amp import autocast
 from tqdm import tqdm
 
-from tpr_mm.utils.dist import all_gather_rows
+from tpr_mm.utils.dist import gather_sample_index, rows_in_dataset_order
 
 _FEAT_KEYS = {'img': 'img_feats', 'text': 'text_feats'}
 
@@ -63,24 +63,10 @@ def encode_view(
     bar.close()
     model.train(was_training)
     n = len(loader.dataset)
-    device = out[keys[0]][0].device
-    index = all_gather_rows(torch.tensor(idx, dtype=torch.long, device=device)).cpu().numpy()
-    if index.size and (index.min() < 0 or index.max() >= n):
-        raise IndexError(f'{desc}: sample_idx outside 0..{n - 1}')
-    missing = n - np.unique(index).size
-    if missing:
-        raise RuntimeError(
-            f'{desc}: {missing} of {n} items were not encoded; the clustering '
-            'sampler must cover the whole dataset'
-        )
-    result = {}
-    for k in keys:
-        rows = all_gather_rows(torch.cat(out[k])).cpu().numpy()
-        # Samplers may pad with repeated indices; any copy of a row is the same item.
-        full = np.zeros((n, rows.shape[1]), dtype=np.float32)
-        full[index] = rows
-        result[k] = full
-    return result
+    missing = 'items were not encoded; the clustering sampler must cover the whole dataset'
+    index = gather_sample_index(idx, n, out[keys[0]][0].device, desc, missing)
+    # Samplers may pad with repeated indices; any copy of a row is the same item.
+    return {k: rows_in_dataset_order(torch.cat(out[k]), index, n, np.float32) for k in keys}
 
 
 def view_ids(dataset, key: str) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any, Dict, FrozenSet, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from tpr_mm.models.utils import build_module, sample_indices
+from tpr_mm.models.utils import RunSizeBuffers, build_module, sample_indices
 from tpr_mm.models.utils.builder import LossCfgs
 from tpr_mm.registry import MODELS
 from tpr_mm.structures import RetrievalFeatures
@@ -15,7 +15,7 @@ from .base_head import BaseRetrievalHead
 
 
 @MODELS.register_module()
-class CPCLHead(BaseRetrievalHead):
+class CPCLHead(RunSizeBuffers, BaseRetrievalHead):
     """Weakly supervised matching head of CPCL (docs/methods/cpcl.md).
 
     The head never reads identity labels. A pseudo-labelling hook calls
@@ -47,6 +47,8 @@ class CPCLHead(BaseRetrievalHead):
     provides = frozenset(
         {'img_feats', 'text_feats', 'img_labels', 'txt_labels', 'img_protos', 'txt_protos'}
     )
+    # N (pairs) is only known once the hook ran; checkpoints store it.
+    run_size_buffers = ('img_pseudo_labels', 'txt_pseudo_labels')
 
     def __init__(
         self,
@@ -155,18 +157,3 @@ class CPCLHead(BaseRetrievalHead):
             self.img_memory.update(feats.img_global, inputs['img_labels'])
             self.txt_memory.update(feats.text_global, inputs['txt_labels'])
         return out
-
-    def adopt_state_shapes(self, state_dict: dict, prefix: str = '') -> None:
-        """Resize the label buffers to the shapes stored in ``state_dict``.
-
-        N is only known once the hook ran, so a fresh head holds empty
-        buffers; loading (or a runner's shape check) must adopt the stored N.
-        """
-        for name in ('img_pseudo_labels', 'txt_pseudo_labels'):
-            stored = state_dict.get(prefix + name)
-            if torch.is_tensor(stored) and stored.shape != getattr(self, name).shape:
-                setattr(self, name, getattr(self, name).new_zeros(stored.shape))
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        self.adopt_state_shapes(state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

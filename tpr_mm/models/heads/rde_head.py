@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from tpr_mm.models.utils import sample_indices
+from tpr_mm.models.utils import RunSizeBuffers, sample_indices
 from tpr_mm.registry import MODELS
 from tpr_mm.structures import RetrievalFeatures
 
@@ -15,7 +15,7 @@ from .base_head import BaseRetrievalHead
 
 
 @MODELS.register_module()
-class RDEHead(BaseRetrievalHead):
+class RDEHead(RunSizeBuffers, BaseRetrievalHead):
     """Losses of RDE (Qin et al., CVPR 2024) on its two embeddings.
 
     RDE trains the global embedding (BGE: class / EOT tokens) and the
@@ -49,6 +49,8 @@ class RDEHead(BaseRetrievalHead):
     """
 
     provides = frozenset({'img_feats', 'text_feats', 'labels', 'weights', 'data_samples'})
+    # One weight per training pair: N is only known once the hook ran; checkpoints store it.
+    run_size_buffers = ('clean_weights',)
 
     def __init__(
         self,
@@ -83,16 +85,12 @@ class RDEHead(BaseRetrievalHead):
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ) -> None:
-        # N is only known once the hook ran: adopt the stored (N,) shape. Checkpoints
-        # written before the buffer was persistent hold no division: not an error.
-        key = prefix + 'clean_weights'
-        stored = state_dict.get(key)
-        if torch.is_tensor(stored) and stored.shape != self.clean_weights.shape:
-            self.clean_weights = self.clean_weights.new_zeros(stored.shape)
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
-        if stored is None and key in missing_keys:
+        # Checkpoints written before the buffer was persistent hold no division: not an error.
+        key = prefix + 'clean_weights'
+        if key not in state_dict and key in missing_keys:
             missing_keys.remove(key)
 
     def lookup_weights(self, data_samples: Sequence, device: torch.device) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tpr_mm.models.utils import RunSizeBuffers
 from tpr_mm.registry import MODELS
 from tpr_mm.utils.dist import all_gather_rows
 
@@ -71,7 +72,7 @@ def momentum_update(
 
 
 @MODELS.register_module()
-class PrototypeMemory(nn.Module):
+class PrototypeMemory(RunSizeBuffers, nn.Module):
     """One modality's bank of cluster prototypes, rebuilt every epoch.
 
     :meth:`reset` fills the bank with the normalised cluster means of the
@@ -88,6 +89,9 @@ class PrototypeMemory(nn.Module):
         sync_dist (bool): Under DDP, gather the batch of every rank before
             updating, so all ranks keep identical banks. Defaults to True.
     """
+
+    # C (clusters) changes every epoch; checkpoints store the epoch's bank.
+    run_size_buffers = ('bank',)
 
     def __init__(self, momentum: float = 0.2, sync_dist: bool = True) -> None:
         super().__init__()
@@ -146,16 +150,6 @@ class PrototypeMemory(nn.Module):
                 f'range for {self.num_prototypes} prototypes'
             )
         self.bank = momentum_update(self.bank, feats, labels, self.momentum)
-
-    def adopt_state_shapes(self, state_dict: dict, prefix: str = '') -> None:
-        """Resize the bank to the shape stored in ``state_dict`` (C changes every epoch)."""
-        stored = state_dict.get(prefix + 'bank')
-        if torch.is_tensor(stored) and stored.shape != self.bank.shape:
-            self.bank = self.bank.new_zeros(stored.shape)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        self.adopt_state_shapes(state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f'momentum={self.momentum}, num_prototypes={self.num_prototypes}'
